@@ -58,6 +58,14 @@ type Route struct {
 	ProjectParam  string // path parameter naming the project, usually "project_id"
 	ResourceParam string // path parameter naming the resource, e.g. "server_id"; may be empty
 
+	// EnterpriseProjectQuery is the query parameter that names the target
+	// enterprise project (e.g. "enterprise_project_id" on list), or "".
+	EnterpriseProjectQuery string
+
+	// BodyRule describes how the JSON body adds actions and supplies values.
+	// It is nil for routes that never read the body.
+	BodyRule *BodyRule
+
 	// File and Line locate the entry's declaration, for load errors.
 	File string
 	Line int
@@ -100,9 +108,12 @@ type Resolution struct {
 
 	// ProjectID is the value of the route's project parameter.
 	ProjectID string
-	// ServerIDs are the resources the request acts on: the route's resource
-	// parameter, or the ids listed in a batch body (servers[].id).
+	// ServerIDs are the servers the request acts on: the value of the
+	// route's resource parameter when that parameter is "server_id", or the
+	// ids listed in the body (e.g. servers[].id of a batch request). Nil when
+	// the request names no server.
 	ServerIDs []string
+	serverID  [1]string // backing array of ServerIDs for a path parameter
 	// EnterpriseProjectID is the enterprise project the request targets:
 	// server.extendparam.enterprise_project_id on create ("0" when absent),
 	// or the enterprise_project_id query parameter on list. Empty when the

@@ -171,6 +171,12 @@ type ActionOutcome struct {
 	Allowed bool
 	Reason  Reason
 	Matched []StatementRef
+	// ServerID is the server the outcome is for on per-server and batch
+	// routes, "" otherwise.
+	ServerID string
+	// EnterpriseProjectID is the enterprise project the outcome was
+	// evaluated in, "" when none applied.
+	EnterpriseProjectID string
 }
 
 // StatementRef names one statement of one policy and the grant scope that

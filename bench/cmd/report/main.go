@@ -1,0 +1,295 @@
+// Command report reads the JSON lines that loadgen appends during a runner
+// session and prints a Markdown table of per-server medians across rounds,
+// with ratios to the noop server and to the Rego peer, and the targets.
+//
+//	report -in results/<run>/raw.jsonl [-decisions results/<run>/decisions]
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Server names the runner gives the three servers.
+const (
+	noopName     = "noop"
+	productName  = "ecsauthz"
+	peerName     = "rego"
+	targetsLevel = 32
+)
+
+// sample is the part of one loadgen JSON line that the report reads.
+type sample struct {
+	Server      string  `json:"server"`
+	Round       int     `json:"round"`
+	Concurrency int     `json:"concurrency"`
+	Checks      int64   `json:"checks"`
+	Errors      int64   `json:"errors"`
+	RPS         float64 `json:"rps"`
+	Latency     struct {
+		P50  float64 `json:"p50_us"`
+		P90  float64 `json:"p90_us"`
+		P99  float64 `json:"p99_us"`
+		P999 float64 `json:"p999_us"`
+	} `json:"latency"`
+	CPUPerCheck float64 `json:"server_cpu_us_per_check"`
+	PeakRSSKiB  int64   `json:"server_peak_rss_kib"`
+	LoadAvg1m   float64 `json:"load_avg_1m"`
+	ClientCPU   float64 `json:"client_cpu_share"`
+}
+
+// summary is the median of each figure across the rounds of one server at
+// one concurrency.
+type summary struct {
+	rounds                                           int
+	rps, p50, p90, p99, p999, cpu, rss, load, client float64
+	errors                                           int64
+}
+
+type key struct {
+	server      string
+	concurrency int
+}
+
+func main() {
+	in := flag.String("in", "", "loadgen results file (JSON lines)")
+	decisions := flag.String("decisions", "", "directory of <server>.jsonl decision files from loadgen -decisions, to compare the servers' decisions")
+	flag.Parse()
+	if *in == "" {
+		fmt.Fprintln(os.Stderr, "report: missing -in: the loadgen results file")
+		os.Exit(2)
+	}
+	samples, err := readSamples(*in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+	summaries := summarize(samples)
+	printTable(os.Stdout, summaries)
+	printTargets(os.Stdout, summaries)
+	if *decisions != "" {
+		if err := printAgreement(os.Stdout, *decisions); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func readSamples(path string) ([]sample, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open results: %w", err)
+	}
+	defer file.Close()
+	var samples []sample
+	scanner := bufio.NewScanner(file)
+	for line := 1; scanner.Scan(); line++ {
+		var s sample
+		if err := json.Unmarshal(scanner.Bytes(), &s); err != nil {
+			return nil, fmt.Errorf("%s:%d: invalid result line: %w", path, line, err)
+		}
+		samples = append(samples, s)
+	}
+	if err := scanner.Err(); err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", path, err)
+	}
+	if len(samples) == 0 {
+		return nil, fmt.Errorf("%s contains no results: run bench/run.sh first", path)
+	}
+	return samples, nil
+}
+
+func summarize(samples []sample) map[key]summary {
+	grouped := make(map[key][]sample)
+	for _, s := range samples {
+		k := key{s.Server, s.Concurrency}
+		grouped[k] = append(grouped[k], s)
+	}
+	summaries := make(map[key]summary, len(grouped))
+	for k, list := range grouped {
+		pick := func(f func(sample) float64) float64 {
+			values := make([]float64, len(list))
+			for i, s := range list {
+				values[i] = f(s)
+			}
+			return median(values)
+		}
+		var errors int64
+		for _, s := range list {
+			errors += s.Errors
+		}
+		summaries[k] = summary{
+			rounds: len(list),
+			rps:    pick(func(s sample) float64 { return s.RPS }),
+			p50:    pick(func(s sample) float64 { return s.Latency.P50 }),
+			p90:    pick(func(s sample) float64 { return s.Latency.P90 }),
+			p99:    pick(func(s sample) float64 { return s.Latency.P99 }),
+			p999:   pick(func(s sample) float64 { return s.Latency.P999 }),
+			cpu:    pick(func(s sample) float64 { return s.CPUPerCheck }),
+			rss:    pick(func(s sample) float64 { return float64(s.PeakRSSKiB) / 1024 }),
+			load:   pick(func(s sample) float64 { return s.LoadAvg1m }),
+			client: pick(func(s sample) float64 { return s.ClientCPU }),
+			errors: errors,
+		}
+	}
+	return summaries
+}
+
+// median returns the middle value, or the mean of the two middle values for
+// an even count.
+func median(values []float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	middle := len(sorted) / 2
+	if len(sorted)%2 == 1 {
+		return sorted[middle]
+	}
+	return (sorted[middle-1] + sorted[middle]) / 2
+}
+
+// ratio returns a/b formatted with two decimals, or "-" when b is missing.
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func printTable(w io.Writer, summaries map[key]summary) {
+	keys := make([]key, 0, len(summaries))
+	for k := range summaries {
+		keys = append(keys, k)
+	}
+	order := map[string]int{noopName: 0, productName: 1, peerName: 2}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].concurrency != keys[j].concurrency {
+			return keys[i].concurrency < keys[j].concurrency
+		}
+		return order[keys[i].server] < order[keys[j].server]
+	})
+
+	fmt.Fprintln(w, "| server | c | rounds | checks/s | p50 µs | p90 µs | p99 µs | p99.9 µs | CPU µs/check | peak RSS MiB | errors | client CPU | load avg | checks/s ÷ noop | p99 ÷ noop | CPU ÷ noop | checks/s ÷ rego | p99 ÷ rego | CPU ÷ rego |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, k := range keys {
+		s := summaries[k]
+		noop := summaries[key{noopName, k.concurrency}]
+		peer := summaries[key{peerName, k.concurrency}]
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f | %.1f | %d | %.2f | %.1f | %s | %s | %s | %s | %s | %s |\n",
+			k.server, k.concurrency, s.rounds, s.rps, s.p50, s.p90, s.p99, s.p999, s.cpu, s.rss, s.errors, s.client, s.load,
+			ratio(s.rps, noop.rps), ratio(s.p99, noop.p99), ratio(s.cpu, noop.cpu),
+			ratio(s.rps, peer.rps), ratio(s.p99, peer.p99), ratio(s.cpu, peer.cpu))
+	}
+}
+
+// printTargets checks the throughput, latency and CPU targets at
+// concurrency 32 against the medians.
+func printTargets(w io.Writer, summaries map[key]summary) {
+	product, okProduct := summaries[key{productName, targetsLevel}]
+	noop, okNoop := summaries[key{noopName, targetsLevel}]
+	peer, okPeer := summaries[key{peerName, targetsLevel}]
+	fmt.Fprintf(w, "\nTargets at concurrency %d (medians):\n\n", targetsLevel)
+	if !okProduct {
+		fmt.Fprintln(w, "- no ecsauthz results at this concurrency")
+		return
+	}
+
+	check := func(name string, have bool, value, limit float64, atLeast bool) {
+		if !have {
+			fmt.Fprintf(w, "- %s: not measured\n", name)
+			return
+		}
+		met := value <= limit
+		relation := "<="
+		if atLeast {
+			met = value >= limit
+			relation = ">="
+		}
+		verdict := "not met"
+		if met {
+			verdict = "met"
+		}
+		fmt.Fprintf(w, "- %s: %.3f (target %s %.3f): %s\n", name, value, relation, limit, verdict)
+	}
+
+	check("throughput ÷ noop", okNoop, product.rps/noop.rps, 0.85, true)
+	check("p99 ÷ noop", okNoop, product.p99/noop.p99, 1.25, false)
+	check("CPU per check ÷ noop", okNoop, product.cpu/noop.cpu, 1.25, false)
+	check("throughput ÷ rego", okPeer, product.rps/peer.rps, 10, true)
+	check("p99 ÷ rego", okPeer, product.p99/peer.p99, 0.1, false)
+	check("CPU per check ÷ rego", okPeer, product.cpu/peer.cpu, 0.1, false)
+}
+
+// decision is the part of a loadgen -decisions line that two servers must
+// agree on.
+type decision struct {
+	Name         string `json:"name"`
+	Code         string `json:"code"`
+	DeniedAction string `json:"denied_action"`
+	Reason       string `json:"reason"`
+}
+
+// printAgreement compares the decisions of ecsauthz and the Rego peer on
+// the same mix: allow or deny, and for a denial the reason and action.
+func printAgreement(w io.Writer, dir string) error {
+	for _, name := range []string{productName, peerName} {
+		if _, err := os.Stat(filepath.Join(dir, name+".jsonl")); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(w, "\nDecision agreement not compared: no decisions of %s in %s.\n", name, dir)
+			return nil
+		}
+	}
+	product, err := readDecisions(filepath.Join(dir, productName+".jsonl"))
+	if err != nil {
+		return err
+	}
+	peer, err := readDecisions(filepath.Join(dir, peerName+".jsonl"))
+	if err != nil {
+		return err
+	}
+	var differences []string
+	for name, p := range product {
+		r, ok := peer[name]
+		switch {
+		case !ok:
+			differences = append(differences, name+": missing from the peer")
+		case (p.Code == "OK") != (r.Code == "OK"):
+			differences = append(differences, fmt.Sprintf("%s: ecsauthz %s %s %s, rego %s %s %s", name, p.Code, p.Reason, p.DeniedAction, r.Code, r.Reason, r.DeniedAction))
+		case p.Code != "OK" && (p.Reason != r.Reason || p.DeniedAction != r.DeniedAction):
+			differences = append(differences, fmt.Sprintf("%s: both deny, ecsauthz %s %s, rego %s %s", name, p.Reason, p.DeniedAction, r.Reason, r.DeniedAction))
+		}
+	}
+	sort.Strings(differences)
+	fmt.Fprintf(w, "\nDecision agreement, ecsauthz vs rego: %d of %d requests agree.\n", len(product)-len(differences), len(product))
+	for _, d := range differences {
+		fmt.Fprintln(w, "- "+d)
+	}
+	return nil
+}
+
+func readDecisions(path string) (map[string]decision, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read decisions: %w", err)
+	}
+	decisions := make(map[string]decision)
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var d decision
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			return nil, fmt.Errorf("%s:%d: invalid decision line: %w", path, i+1, err)
+		}
+		decisions[d.Name] = d
+	}
+	return decisions, nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCatalogArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = runCatalog(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCatalogListJSON(t *testing.T) {
+	code, stdout, stderr := runCatalogArgs(t, "list", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit code = %d, stderr: %s", code, stderr)
+	}
+	var routes []routeJSON
+	if err := json.Unmarshal([]byte(stdout), &routes); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if len(routes) < 100 {
+		t.Errorf("listed %d routes, want at least 100", len(routes))
+	}
+	first := routes[0]
+	if first.Method != "POST" || first.Path != "/v1/{project_id}/cloudservers" {
+		t.Fatalf("first route = %s %s, want POST /v1/{project_id}/cloudservers", first.Method, first.Path)
+	}
+	if len(first.Actions) != 1 || first.Actions[0].Name != "ecs:cloudServers:create" || first.Actions[0].Aliases[0] != "ecs:cloudServers:createServers" {
+		t.Errorf("first route actions = %+v", first.Actions)
+	}
+	if first.Body == nil || first.Body.Present["server.publicip.eip"][0].Name != "vpc:publicIps:create" {
+		t.Errorf("first route body = %+v, want the publicip presence rule", first.Body)
+	}
+	if !first.EnterpriseProject || first.Instance || !first.Tag {
+		t.Errorf("first route flags EP=%v INST=%v TAG=%v, want true false true", first.EnterpriseProject, first.Instance, first.Tag)
+	}
+}
+
+func TestCatalogListTable(t *testing.T) {
+	code, stdout, stderr := runCatalogArgs(t, "list")
+	if code != 0 {
+		t.Fatalf("exit code = %d, stderr: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !strings.HasPrefix(lines[0], "METHOD") {
+		t.Errorf("header = %q", lines[0])
+	}
+	if !strings.Contains(stdout, "ecs:cloudServers:get=ecs:cloudServers:showServer") {
+		t.Error("table does not show the alias of ecs:cloudServers:get")
+	}
+	if !strings.Contains(stdout, "os-start:ecs:cloudServers:start") {
+		t.Error("table does not show the keyed body rule of the batch action route")
+	}
+}
+
+func TestCatalogImportAndLint(t *testing.T) {
+	table := filepath.Join("..", "..", "catalog", "testdata", "lifecycle-permissions.zh-CN.md")
+	code, stdout, stderr := runCatalogArgs(t, "import", table)
+	if code != 0 {
+		t.Fatalf("import exit code = %d, stderr: %s", code, stderr)
+	}
+	golden, err := os.ReadFile(filepath.Join("..", "..", "catalog", "testdata", "lifecycle-import.golden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != string(golden) {
+		t.Error("import output differs from catalog/testdata/lifecycle-import.golden.yaml")
+	}
+
+	// The import leaves description_en empty, so lint rejects it and names
+	// the file and line.
+	imported := filepath.Join(t.TempDir(), "imported.yaml")
+	if err := os.WriteFile(imported, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCatalogArgs(t, "lint", imported)
+	if code != 1 || !strings.Contains(stdout, imported+":4: route \"POST /v1/{project_id}/cloudservers\": description_en: missing") {
+		t.Errorf("lint of the raw import: exit code %d, output %q", code, stdout)
+	}
+
+	// Filling in the English descriptions makes it valid.
+	fixed := strings.ReplaceAll(string(golden), `description_en: ""`, `description_en: "translated"`)
+	if err := os.WriteFile(imported, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCatalogArgs(t, "lint", imported)
+	if code != 0 || !strings.Contains(stdout, "ok: 12 routes") {
+		t.Errorf("lint of the completed import: exit code %d, output %q", code, stdout)
+	}
+}
+
+func TestCatalogUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:"},
+		{[]string{"frobnicate"}, `unknown subcommand "frobnicate"`},
+		{[]string{"import"}, "name exactly one table file"},
+		{[]string{"lint"}, "name at least one catalog file"},
+		{[]string{"list", "--format", "xml"}, `invalid --format "xml"`},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCatalogArgs(t, tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("runCatalog(%q) = %d, stderr %q, want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+	code, _, stderr := runCatalogArgs(t, "import", filepath.Join(t.TempDir(), "missing.md"))
+	if code != 1 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("import of a missing file = %d, stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,202 @@
+package evaluator
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ecsauthz/ecsauthz/catalog"
+)
+
+func TestCompileErrors(t *testing.T) {
+	base := func() *Data {
+		return &Data{
+			Users:  []User{{ID: "u-1", DomainID: "d-1"}},
+			Groups: []Group{{ID: "g-1", DomainID: "d-1"}},
+		}
+	}
+	tests := []struct {
+		name     string
+		edit     func(*Data)
+		sentinel error
+		want     []string
+	}{
+		{
+			name: "grant names unknown policy, user and group",
+			edit: func(d *Data) {
+				d.Grants = []Grant{
+					{Policy: "missing", UserID: "u-1", Scope: ScopeDomain, Source: "grants.yaml:3"},
+					{Policy: PolicyECSFullAccess, UserID: "u-9", Scope: ScopeDomain},
+					{Policy: PolicyECSFullAccess, GroupID: "g-9", Scope: ScopeDomain},
+				}
+			},
+			sentinel: ErrUnknownReference,
+			want: []string{
+				`grants.yaml:3: Grants[0]: unknown reference: policy "missing" not found`,
+				`Grants[1]: unknown reference: user "u-9" not found`,
+				`Grants[2]: unknown reference: group "g-9" not found`,
+			},
+		},
+		{
+			name: "grant scope and grantee",
+			edit: func(d *Data) {
+				d.Grants = []Grant{
+					{Policy: PolicyECSFullAccess, UserID: "u-1", GroupID: "g-1", Scope: ScopeDomain},
+					{Policy: PolicyECSFullAccess, UserID: "u-1", Scope: ScopeProject},
+					{Policy: PolicyECSFullAccess, UserID: "u-1", Scope: ScopeDomain, ScopeID: "p-1"},
+					{Policy: PolicyECSFullAccess, UserID: "u-1", Scope: 9},
+				}
+			},
+			sentinel: ErrInvalidData,
+			want: []string{
+				`Grants[0]: invalid data: a grant names exactly one of a user and a group, got user "u-1" and group "g-1"`,
+				`Grants[1]: invalid data: scope project needs a scope id`,
+				`Grants[2]: invalid data: scope domain takes no scope id, got "p-1"`,
+				`Grants[3]: invalid data: invalid scope kind 9`,
+			},
+		},
+		{
+			name: "membership references",
+			edit: func(d *Data) {
+				d.Memberships = []Membership{{GroupID: "g-9", UserID: "u-9"}}
+			},
+			sentinel: ErrUnknownReference,
+			want: []string{
+				`Memberships[0]: unknown reference: user "u-9" not found`,
+				`Memberships[0]: unknown reference: group "g-9" not found`,
+			},
+		},
+		{
+			name: "policy problems carry their source",
+			edit: func(d *Data) {
+				d.Policies = []Policy{
+					{Name: "bad", Document: []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["ecs:*:*"],"Condition":{"StringEqualz":{"g:UserName":["a"]}}}]}`), Source: "policies/bad.json"},
+					{Name: PolicyECSReadOnlyAccess, Document: []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["ecs:*:*"]}]}`)},
+				}
+			},
+			sentinel: ErrUnsupportedCondition,
+			want: []string{
+				`policies/bad.json: policy "bad", Statement[0].Condition.StringEqualz: unsupported condition: unknown operator "StringEqualz"`,
+				`Policies[1]: invalid data: policy name "ECS ReadOnlyAccess" is the name of a built-in system policy`,
+			},
+		},
+		{
+			name: "duplicate ids",
+			edit: func(d *Data) {
+				d.Users = append(d.Users, User{ID: "u-1", DomainID: "d-1"})
+				d.Groups = append(d.Groups, Group{ID: "g-1"})
+				d.Servers = []Server{{ID: "s-1"}, {ID: "s-1"}}
+			},
+			sentinel: ErrInvalidData,
+			want: []string{
+				`Users[1]: invalid data: duplicate user id "u-1"`,
+				`Groups[1]: invalid data: duplicate group id "g-1"`,
+				`Servers[1]: invalid data: duplicate server id "s-1"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := base()
+			tt.edit(data)
+			_, _, err := compile(data, testActions(), Config{})
+			if err == nil {
+				t.Fatalf("compile = nil error, want %q", tt.want)
+			}
+			if !errors.Is(err, tt.sentinel) {
+				t.Errorf("compile error %v does not wrap %v", err, tt.sentinel)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("compile error\n%v\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileWarnings(t *testing.T) {
+	data := &Data{Policies: []Policy{{
+		Name:     "tagged",
+		Document: []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["ecs:*:*"],"Condition":{"StringEquals":{"ecs:imageID":["img"]}}}]}`),
+	}}}
+	_, problems, err := compile(data, testActions(), Config{})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	if len(problems) != 1 || !problems[0].Warning || !strings.Contains(problems[0].Location, `policy "tagged", Statement[0].Condition.StringEquals.ecs:imageID`) {
+		t.Errorf("compile warnings = %v, want one unknown-key warning", problems)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	var conf Config
+	conf.SetDefaults()
+	if err := conf.Validate(); err != nil {
+		t.Fatalf("Validate after SetDefaults = %v, want nil", err)
+	}
+	if conf.Limits != DefaultLimits() || conf.Limits.Statements != 8 || conf.Limits.DocumentChars != 6144 {
+		t.Errorf("SetDefaults limits = %+v", conf.Limits)
+	}
+	bad := Config{Limits: Limits{Statements: -1, ActionsPerStatement: 1, ResourcesPerStatement: 1, Conditions: -2, DocumentChars: 1}, RootUserIDs: []string{""}}
+	err := bad.Validate()
+	for _, want := range []string{"evaluator.limits.statements must be positive, got -1", "evaluator.limits.conditions must be positive, got -2", "evaluator.root_user_ids[0] is empty"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v, want it to contain %q", err, want)
+		}
+	}
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("Validate error %v does not wrap ErrInvalidConfig", err)
+	}
+}
+
+// testActions returns a small hand-built action list for tests that do not
+// need the catalog.
+func testActions() []*catalog.Action {
+	names := []string{"ecs:cloudServers:list", "ecs:cloudServers:delete", "vpc:publicIps:create", "iam:users:list"}
+	out := make([]*catalog.Action, len(names))
+	for i, n := range names {
+		out[i] = &catalog.Action{ID: i, Name: n}
+	}
+	out[1].Aliases = []string{"ecs:cloudServers:deleteServers"}
+	return out
+}
+
+func TestGlobalScope(t *testing.T) {
+	data := &Data{
+		Users:    []User{{ID: "u-1", DomainID: "d-1"}},
+		Grants:   []Grant{{Policy: "all", UserID: "u-1", Scope: ScopeGlobal}},
+		Policies: []Policy{{Name: "all", Document: []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["*:*:*"]}]}`)}},
+	}
+	engine, _, err := compile(data, testActions(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		action string
+		want   bool
+	}{
+		{"ecs:cloudServers:list", false},
+		{"vpc:publicIps:create", false},
+		{"iam:users:list", true},
+		{"obs:bucket:ListAllMyBuckets", true},
+	} {
+		var d Decision
+		engine.DecideActions(&ActionsRequest{Principal: Principal{UserID: "u-1", DomainID: "d-1"}, Actions: []string{tt.action}, ProjectID: "p-1"}, &d)
+		if d.Allowed != tt.want {
+			t.Errorf("global grant, action %s: allowed = %v, want %v", tt.action, d.Allowed, tt.want)
+		}
+	}
+}
+
+func TestConfiguredRoot(t *testing.T) {
+	engine, _, err := compile(&Data{}, testActions(), Config{RootUserIDs: []string{"u-root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Decision
+	engine.DecideActions(&ActionsRequest{Principal: Principal{UserID: "u-root", DomainID: "d-1"}, Actions: []string{"ecs:cloudServers:delete"}}, &d)
+	if !d.Allowed || d.Reason != ReasonAllowed {
+		t.Errorf("configured root: decision %+v, want allowed", d)
+	}
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/ecsauthz/ecsauthz/envoy"
+	"github.com/ecsauthz/ecsauthz/evaluator"
+)
+
+// Authorization serves Envoy's ext_authz gRPC service on top of a
+// [Checker].
+//
+// Every request gets a CheckResponse, a deny one for a malformed request
+// or an expired deadline. Envoy treats a gRPC error as a failure of the
+// authorization server, and with failure_mode_allow: true it would let the
+// request through (envoy.extensions.filters.http.ext_authz.v3.ExtAuthz).
+// Only a panic, recovered by the interceptor chain, becomes an error.
+type Authorization struct {
+	checker   *Checker
+	responder *envoy.Responder
+	states    sync.Pool
+}
+
+var _ authv3.AuthorizationServer = (*Authorization)(nil)
+
+// AuthorizationOptions configure the responses of an [Authorization].
+type AuthorizationOptions struct {
+	// UnknownRouteNotFound makes the response to an unknown route a 404
+	// instead of a 403.
+	UnknownRouteNotFound bool
+	// TrustedHeaders are identity headers that every allow response removes
+	// before the request reaches the upstream.
+	TrustedHeaders []string
+}
+
+// authorizationState contains the per-call values, pooled so that a call
+// allocates none of them.
+type authorizationState struct {
+	request envoy.Request
+	check   HTTPCheck
+	outcome Outcome
+	result  envoy.Result
+}
+
+// NewAuthorization returns the Envoy Authorization service over checker.
+func NewAuthorization(checker *Checker, opts AuthorizationOptions) *Authorization {
+	a := &Authorization{
+		checker: checker,
+		responder: envoy.NewResponder(envoy.ResponseConfig{
+			UnknownRouteNotFound: opts.UnknownRouteNotFound,
+			TrustedHeaders:       opts.TrustedHeaders,
+		}),
+	}
+	a.states.New = func() any { return new(authorizationState) }
+	return a
+}
+
+// Check decides one request that Envoy forwards. It never returns an error.
+func (a *Authorization) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	state := a.states.Get().(*authorizationState)
+	defer a.release(state)
+
+	if err := envoy.ParseCheckRequest(req, &state.request); err != nil {
+		a.checker.Reject(ctx, nil, evaluator.ReasonInvalidRequest, err, &state.outcome)
+	} else {
+		r := &state.request
+		state.check = HTTPCheck{
+			Method:          r.Method,
+			Target:          r.Target,
+			Headers:         &r.Headers,
+			Body:            r.Body,
+			BodyTruncated:   r.BodyTruncated,
+			SourceIP:        r.SourceIP,
+			SourcePrincipal: r.SourcePrincipal,
+			JWTAuthn:        r.JWTAuthn,
+			RequestID:       r.RequestID,
+		}
+		a.checker.CheckHTTP(ctx, &state.check, &state.outcome)
+	}
+
+	out := &state.outcome
+	state.result = envoy.Result{
+		Allowed:                   out.Decision.Allowed,
+		Reason:                    out.Decision.Reason,
+		DeniedAction:              out.Decision.Action,
+		DecisionID:                out.DecisionID,
+		UserID:                    out.Principal.UserID,
+		DomainID:                  out.Principal.DomainID,
+		AllGrantedEPs:             out.AllGrantedEPs,
+		GrantedEnterpriseProjects: out.Decision.GrantedEnterpriseProjects,
+	}
+	return a.responder.Response(&state.result), nil
+}
+
+func (a *Authorization) release(state *authorizationState) {
+	*state = authorizationState{}
+	a.states.Put(state)
+}

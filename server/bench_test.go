@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ecsauthz/ecsauthz/evaluator"
+)
+
+// benchOffline returns the example service with the default identity
+// configuration: JWT verified against the example JWKS.
+func benchOffline(b *testing.B) *Offline {
+	b.Helper()
+	conf := &Config{}
+	conf.Store.Dir = "../examples/policies"
+	conf.Identity.JWT.JWKSFile = "../examples/jwks/jwks.json"
+	conf.SetDefaults()
+	if err := conf.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	offline, err := NewOffline(context.Background(), conf, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { offline.Close() })
+	return offline
+}
+
+func readBenchRequest(b *testing.B, name string) *authv3.CheckRequest {
+	b.Helper()
+	data, err := os.ReadFile("../examples/checkrequests/" + name + ".json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &authv3.CheckRequest{}
+	if err := protojson.Unmarshal(data, req); err != nil {
+		b.Fatal(err)
+	}
+	return req
+}
+
+// BenchmarkCheckHTTP measures the transport-neutral pipeline: canonicalize
+// and match the path, identify the caller by a cached token, evaluate.
+func BenchmarkCheckHTTP(b *testing.B) {
+	for _, bc := range []struct {
+		name, file string
+		want       evaluator.Reason
+	}{
+		{"v1-get-1-action", "v1-get-allowed-viewer", evaluator.ReasonAllowed},
+		{"v1-delete-explicit-deny", "v1-delete-denied-bob-explicit", evaluator.ReasonExplicitDeny},
+		{"v21-create-26-actions", "v21-create-allowed-alice", evaluator.ReasonAllowed},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			offline := benchOffline(b)
+			req := readBenchRequest(b, bc.file)
+			http := req.GetAttributes().GetRequest().GetHttp()
+			in := &HTTPCheck{
+				Method:  http.GetMethod(),
+				Target:  http.GetPath(),
+				Headers: headerMap(http.GetHeaders()),
+				Body:    []byte(http.GetBody()),
+			}
+			var out Outcome
+			offline.Checker.CheckHTTP(context.Background(), in, &out)
+			if out.Decision.Reason != bc.want {
+				b.Fatalf("reason = %q, want %q (err %v)", out.Decision.Reason, bc.want, out.Err)
+			}
+
+			b.ReportAllocs()
+			for b.Loop() {
+				offline.Checker.CheckHTTP(context.Background(), in, &out)
+			}
+		})
+	}
+}
+
+// BenchmarkAuthorizationCheck measures the full Envoy handler without the
+// gRPC transport: parse the CheckRequest, run the pipeline, build the
+// CheckResponse.
+func BenchmarkAuthorizationCheck(b *testing.B) {
+	for _, bc := range []struct{ name, file string }{
+		{"v1-get-allowed", "v1-get-allowed-viewer"},
+		{"v1-delete-denied", "v1-delete-denied-bob-explicit"},
+		{"v21-create-allowed", "v21-create-allowed-alice"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			offline := benchOffline(b)
+			auth := NewAuthorization(offline.Checker, AuthorizationOptions{})
+			req := readBenchRequest(b, bc.file)
+			ctx := context.Background()
+
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := auth.Check(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadConfig parses args with a fresh flag set and loads the configuration
+// with env as the environment.
+func loadConfig(t *testing.T, args []string, env map[string]string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flags := NewConfigFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("flag parse: %v", err)
+	}
+	return flags.Load(func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	})
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestConfigDefaults(t *testing.T) {
+	conf, err := loadConfig(t, []string{"-store-dir", "../examples/policies", "-identity-jwt-jwks-file", "../examples/jwks/jwks.json"}, nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	checks := []struct {
+		key       string
+		got, want any
+	}{
+		{"grpc.address", conf.GRPC.Address, DefaultGRPCAddress},
+		{"http.address", conf.HTTP.Address, DefaultHTTPAddress},
+		{"grpc.max_recv_msg_bytes", conf.GRPC.MaxRecvMsgBytes, 8 << 20},
+		{"shutdown_timeout", conf.ShutdownTimeout, DefaultShutdownTimeout},
+		{"log.level", conf.Log.Level, "info"},
+		{"log.format", conf.Log.Format, "json"},
+		{"store.backend", conf.Store.Backend, "file"},
+		{"unknown_route_not_found", conf.UnknownRouteNotFound, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.key, c.got, c.want)
+		}
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := writeFile(t, "ecsauthz.yaml", `
+grpc:
+  address: 127.0.0.1:7001
+http:
+  address: 127.0.0.1:7002
+log:
+  level: warn
+shutdown_timeout: 3s
+store:
+  dir: ../examples/policies
+identity:
+  jwt:
+    jwks_file: ../examples/jwks/jwks.json
+`)
+	env := map[string]string{
+		"ECSAUTHZ_CONFIG":       file,
+		"ECSAUTHZ_HTTP_ADDRESS": "127.0.0.1:8002",
+		"ECSAUTHZ_LOG_LEVEL":    "error",
+	}
+	conf, err := loadConfig(t, []string{"-log-level", "debug"}, env)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	checks := []struct {
+		key, got, want string
+	}{
+		{"grpc.address (file)", conf.GRPC.Address, "127.0.0.1:7001"},
+		{"http.address (env over file)", conf.HTTP.Address, "127.0.0.1:8002"},
+		{"log.level (flag over env)", conf.Log.Level, "debug"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.key, c.got, c.want)
+		}
+	}
+	if conf.ShutdownTimeout != 3*time.Second {
+		t.Errorf("shutdown_timeout = %v, want 3s", conf.ShutdownTimeout)
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	file := writeFile(t, "bad.yaml", `
+grpc:
+  address: nonsense
+  max_recv_msg_bytes: 10
+log:
+  level: loud
+  format: xml
+store:
+  backend: floppy
+`)
+	_, err := loadConfig(t, []string{"-config", file, "-shutdown-timeout", "soon"}, map[string]string{"ECSAUTHZ_HTTP_PPROF": "maybe"})
+	if err == nil {
+		t.Fatal("invalid configuration loaded without error")
+	}
+	for _, want := range []string{
+		"grpc.address:",
+		"grpc.max_recv_msg_bytes:",
+		"log.level:",
+		"log.format:",
+		"store.backend:",
+		"shutdown_timeout (flag -shutdown-timeout)",
+		"http.pprof (env ECSAUTHZ_HTTP_PPROF)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestConfigFileUnknownKey(t *testing.T) {
+	file := writeFile(t, "typo.yaml", "grpc:\n  adress: 127.0.0.1:1\n")
+	_, err := loadConfig(t, []string{"-config", file}, nil)
+	if err == nil || !strings.Contains(err.Error(), "adress") {
+		t.Errorf("err = %v, want an error naming the unknown key adress", err)
+	}
+}
+
+func TestConfigKeyNames(t *testing.T) {
+	for _, tc := range []struct{ key, flag, env string }{
+		{"grpc.address", "grpc-address", "ECSAUTHZ_GRPC_ADDRESS"},
+		{"identity.jwt.jwks_file", "identity-jwt-jwks-file", "ECSAUTHZ_IDENTITY_JWT_JWKS_FILE"},
+		{"shutdown_timeout", "shutdown-timeout", "ECSAUTHZ_SHUTDOWN_TIMEOUT"},
+	} {
+		if got := flagName(tc.key); got != tc.flag {
+			t.Errorf("flagName(%q) = %q, want %q", tc.key, got, tc.flag)
+		}
+		if got := envName(tc.key); got != tc.env {
+			t.Errorf("envName(%q) = %q, want %q", tc.key, got, tc.env)
+		}
+	}
+}

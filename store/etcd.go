@@ -1,0 +1,359 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/ecsauthz/ecsauthz/evaluator"
+)
+
+// EtcdConfig configures [NewEtcdStore].
+type EtcdConfig struct {
+	// Endpoints are the etcd client URLs.
+	Endpoints []string
+	// Prefix is the key prefix of the store, ending in "/".
+	Prefix string
+	// DialTimeout bounds each connection attempt.
+	DialTimeout time.Duration
+}
+
+// The key layout under the prefix. Each object is one key whose value is
+// the object as JSON in the file schema's field names; see
+// docs/policy-store.md.
+var etcdDirs = map[Kind]string{
+	KindPolicy:     "policies/",
+	KindUser:       "users/",
+	KindGroup:      "groups/",
+	KindMembership: "memberships/",
+	KindGrant:      "grants/",
+	KindServer:     "servers/",
+}
+
+// etcdImportMarker is set while [EtcdStore.Replace] runs; watchers hold
+// back snapshots while it exists.
+const etcdImportMarker = "meta/import-in-progress"
+
+// etcdMaxTxnOps stays below etcd's default limit of 128 operations per
+// transaction (--max-txn-ops).
+const etcdMaxTxnOps = 100
+
+// EtcdStore is the etcd backend. It reads the whole prefix at one revision
+// and then watches from that revision, applying events to its copy.
+type EtcdStore struct {
+	cli    *clientv3.Client
+	prefix string
+	opts   options
+}
+
+var (
+	_ Store  = (*EtcdStore)(nil)
+	_ Writer = (*EtcdStore)(nil)
+)
+
+// NewEtcdStore returns a store under conf.Prefix of the etcd cluster at
+// conf.Endpoints. The client connects in the background, so it succeeds
+// while etcd is down.
+func NewEtcdStore(_ context.Context, conf EtcdConfig, opts ...Option) (*EtcdStore, error) {
+	if conf.Prefix == "" {
+		conf.Prefix = DefaultPrefix
+	}
+	if conf.DialTimeout == 0 {
+		conf.DialTimeout = DefaultDialTimeout
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   conf.Endpoints,
+		DialTimeout: conf.DialTimeout,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create etcd client: %w", err)
+	}
+	return &EtcdStore{cli: cli, prefix: conf.Prefix, opts: applyOptions(opts)}, nil
+}
+
+// Close closes the client.
+func (s *EtcdStore) Close() error { return s.cli.Close() }
+
+// Ping reads one key with a linearizable read, which needs a cluster
+// quorum.
+func (s *EtcdStore) Ping(ctx context.Context) error {
+	_, err := s.cli.Get(ctx, s.prefix+"meta/ping")
+	return err
+}
+
+// etcdState is a decoded copy of the store's keys at one revision.
+type etcdState struct {
+	revision  int64
+	objects   map[string]Object // by full key
+	bad       map[string]error  // keys whose value failed to decode
+	importing bool
+}
+
+func (s *EtcdStore) apply(st *etcdState, kv *mvccpb.KeyValue, deleted bool) {
+	key := string(kv.Key)
+	delete(st.objects, key)
+	delete(st.bad, key)
+	if key == s.prefix+etcdImportMarker {
+		st.importing = !deleted
+		return
+	}
+	if deleted {
+		return
+	}
+	obj, err := s.decode(key, kv.Value)
+	if err != nil {
+		st.bad[key] = err
+		return
+	}
+	if obj.Kind() == "" {
+		return // A key outside the layout, such as meta/ping.
+	}
+	obj.Version = kv.ModRevision
+	st.objects[key] = obj
+}
+
+// decode parses the value of key into an object of the kind its directory
+// names. A key in no directory of the layout returns an empty object.
+func (s *EtcdStore) decode(key string, value []byte) (Object, error) {
+	rel := strings.TrimPrefix(key, s.prefix)
+	for kind, dir := range etcdDirs {
+		if strings.HasPrefix(rel, dir) {
+			obj, err := decodeObject(kind, value)
+			if err != nil {
+				return Object{}, &LoadError{File: key, Err: err}
+			}
+			if want := s.key(obj); want != key {
+				return Object{}, &LoadError{File: key, Err: fmt.Errorf("%s stored under the wrong key, want %s", kind, want)}
+			}
+			return obj, nil
+		}
+	}
+	return Object{}, nil
+}
+
+// etcdPolicy is the stored form of a policy.
+type etcdPolicy struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Document    json.RawMessage `json:"document"`
+}
+
+func decodeObject(kind Kind, value []byte) (Object, error) {
+	strict := func(v any) error {
+		dec := json.NewDecoder(strings.NewReader(string(value)))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	}
+	switch kind {
+	case KindPolicy:
+		var p etcdPolicy
+		if err := strict(&p); err != nil {
+			return Object{}, err
+		}
+		return Object{Policy: &evaluator.Policy{Name: p.Name, Description: p.Description, Document: p.Document}}, nil
+	case KindUser:
+		var u userDoc
+		err := strict(&u)
+		return Object{User: (*evaluator.User)(&u)}, err
+	case KindGroup:
+		var g groupDoc
+		err := strict(&g)
+		return Object{Group: (*evaluator.Group)(&g)}, err
+	case KindMembership:
+		var m membershipDoc
+		err := strict(&m)
+		return Object{Membership: &evaluator.Membership{GroupID: m.Group, UserID: m.User}}, err
+	case KindGrant:
+		var g grantDoc
+		if err := strict(&g); err != nil {
+			return Object{}, err
+		}
+		grant, err := g.grant("")
+		return Object{Grant: &grant}, err
+	case KindServer:
+		var sd serverDoc
+		err := strict(&sd)
+		srv := sd.server()
+		return Object{Server: &srv}, err
+	}
+	return Object{}, fmt.Errorf("invalid kind %q", kind)
+}
+
+func encodeObject(o Object) ([]byte, error) {
+	switch {
+	case o.Policy != nil:
+		return json.Marshal(etcdPolicy{Name: o.Policy.Name, Description: o.Policy.Description, Document: compactJSON(o.Policy.Document)})
+	case o.User != nil:
+		return json.Marshal(userDoc(*o.User))
+	case o.Group != nil:
+		return json.Marshal(groupDoc(*o.Group))
+	case o.Membership != nil:
+		return json.Marshal(membershipDoc{Group: o.Membership.GroupID, User: o.Membership.UserID})
+	case o.Grant != nil:
+		return json.Marshal(grantToDoc(*o.Grant))
+	case o.Server != nil:
+		s := o.Server
+		return json.Marshal(serverDoc{ID: s.ID, ProjectID: s.ProjectID, EnterpriseProjectID: s.EnterpriseProjectID, Tags: s.Tags})
+	}
+	return nil, errors.New("object has no content")
+}
+
+// key returns the etcd key of o.
+func (s *EtcdStore) key(o Object) string {
+	return s.keyOf(o.Kind(), o.Key())
+}
+
+func (s *EtcdStore) keyOf(k Kind, key string) string {
+	switch k {
+	case KindMembership, KindGrant:
+		return s.prefix + etcdDirs[k] + key // Already path-escaped.
+	}
+	return s.prefix + etcdDirs[k] + url.PathEscape(key)
+}
+
+// snapshot builds a validated snapshot from st.
+func (s *EtcdStore) snapshot(st *etcdState) (*Snapshot, error) {
+	if len(st.bad) > 0 {
+		errs := make([]error, 0, len(st.bad))
+		for _, err := range st.bad {
+			errs = append(errs, err)
+		}
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return nil, errors.Join(errs...)
+	}
+	data := &evaluator.Data{}
+	for key, o := range st.objects {
+		switch {
+		case o.Policy != nil:
+			p := *o.Policy
+			p.Source = key
+			o.Policy = &p
+		case o.Grant != nil:
+			g := *o.Grant
+			g.Source = key
+			o.Grant = &g
+		}
+		addObjects(data, []Object{o})
+	}
+	if err := ValidateData(s.opts.validate, data); err != nil {
+		return nil, err
+	}
+	SortData(data)
+	return &Snapshot{Data: data, Revision: strconv.FormatInt(st.revision, 10), LoadedAt: time.Now()}, nil
+}
+
+// readAll reads every key under the prefix at one revision.
+func (s *EtcdStore) readAll(ctx context.Context) (*etcdState, error) {
+	resp, err := s.cli.Get(ctx, s.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("failed to read etcd prefix %s: %w", s.prefix, err)
+	}
+	st := &etcdState{revision: resp.Header.Revision, objects: make(map[string]Object, len(resp.Kvs)), bad: map[string]error{}}
+	for _, kv := range resp.Kvs {
+		s.apply(st, kv, false)
+	}
+	return st, nil
+}
+
+// errImportInProgress means a [EtcdStore.Replace] has not finished.
+var errImportInProgress = errors.New("an import into the etcd prefix is in progress")
+
+// Load reads the whole prefix at one revision and validates it.
+func (s *EtcdStore) Load(ctx context.Context) (*Snapshot, error) {
+	st, err := s.readAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.importing {
+		return nil, errImportInProgress
+	}
+	return s.snapshot(st)
+}
+
+// Watch reads the prefix at one revision, then watches from the next
+// revision and applies each batch of events to its copy once no further
+// event arrived for the debounce interval. A compacted revision, a
+// canceled watch or a failed read restarts it with a full read.
+func (s *EtcdStore) Watch(ctx context.Context, onChange func(*Snapshot), onError func(error)) error {
+	backoff := minBackoff
+	for {
+		err := s.watchFrom(ctx, onChange, onError)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			s.opts.logger.Info("etcd watch revision compacted; reading the prefix again", "prefix", s.prefix)
+			backoff = minBackoff
+			continue
+		}
+		onError(err)
+		s.opts.logger.Warn("etcd watch failed; retrying", "error", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (s *EtcdStore) watchFrom(ctx context.Context, onChange func(*Snapshot), onError func(error)) error {
+	st, err := s.readAll(ctx)
+	if err != nil {
+		return err
+	}
+	deliver := func() {
+		if st.importing {
+			return // The import's last write delivers.
+		}
+		snap, err := s.snapshot(st)
+		if err != nil {
+			onError(err)
+			return
+		}
+		onChange(snap)
+	}
+	deliver()
+
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	events := s.cli.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(st.revision+1))
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case resp, ok := <-events:
+			if !ok {
+				return errors.New("etcd watch channel closed")
+			}
+			if resp.CompactRevision != 0 {
+				return rpctypes.ErrCompacted
+			}
+			if err := resp.Err(); err != nil {
+				return fmt.Errorf("etcd watch failed: %w", err)
+			}
+			for _, ev := range resp.Events {
+				s.apply(st, ev.Kv, ev.Type == clientv3.EventTypeDelete)
+			}
+			st.revision = resp.Header.Revision
+			timer.Reset(s.opts.debounce)
+		case <-timer.C:
+			deliver()
+		}
+	}
+}

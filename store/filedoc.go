@@ -1,0 +1,209 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/ecsauthz/ecsauthz/evaluator"
+)
+
+// The element shapes of a resource document. Field names are the schema's
+// keys; any other key is an error.
+type (
+	userDoc struct {
+		ID         string `yaml:"id" json:"id"`
+		Name       string `yaml:"name" json:"name"`
+		DomainID   string `yaml:"domain_id" json:"domain_id"`
+		DomainName string `yaml:"domain_name,omitempty" json:"domain_name,omitempty"`
+		Root       bool   `yaml:"root,omitempty" json:"root,omitempty"`
+	}
+	groupDoc struct {
+		ID       string `yaml:"id" json:"id"`
+		Name     string `yaml:"name" json:"name"`
+		DomainID string `yaml:"domain_id" json:"domain_id"`
+	}
+	membershipDoc struct {
+		Group string `yaml:"group" json:"group"`
+		User  string `yaml:"user" json:"user"`
+	}
+	grantDoc struct {
+		Policy  string `yaml:"policy" json:"policy"`
+		Group   string `yaml:"group,omitempty" json:"group,omitempty"`
+		User    string `yaml:"user,omitempty" json:"user,omitempty"`
+		Scope   string `yaml:"scope" json:"scope"`
+		ScopeID string `yaml:"scope_id,omitempty" json:"scope_id,omitempty"`
+	}
+	serverDoc struct {
+		ID                  string            `yaml:"id" json:"id"`
+		ProjectID           string            `yaml:"project_id" json:"project_id"`
+		EnterpriseProjectID string            `yaml:"enterprise_project_id,omitempty" json:"enterprise_project_id,omitempty"`
+		Tags                map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	}
+)
+
+// DefaultEnterpriseProject is the enterprise project of a server that names
+// none: IAM's default enterprise project "0".
+const DefaultEnterpriseProject = "0"
+
+// resourceDoc collects the objects of the resource documents of a file
+// store, with the locations of the objects that have no Source field.
+type resourceDoc struct {
+	data      evaluator.Data
+	locations map[Kind][]string
+}
+
+func (r *resourceDoc) addLocation(k Kind, source string) {
+	if r.locations == nil {
+		r.locations = make(map[Kind][]string)
+	}
+	r.locations[k] = append(r.locations[k], source)
+}
+
+// parseResourceDoc reads one YAML or JSON resource document: a mapping with
+// any of the keys users, groups, memberships, grants and servers, each a
+// list. It returns every problem it finds, each a [*LoadError].
+func (r *resourceDoc) parse(file string, src []byte) []error {
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return []error{yamlLoadError(file, err)}
+	}
+	var errs []error
+	for _, doc := range f.Docs {
+		if doc.Body == nil {
+			continue // An empty document holds nothing.
+		}
+		m, ok := doc.Body.(ast.MapNode)
+		if !ok {
+			errs = append(errs, &LoadError{File: file, Line: nodeLine(doc.Body),
+				Err: errors.New("document must be a mapping with keys users, groups, memberships, grants, servers")})
+			continue
+		}
+		for it := m.MapRange(); it.Next(); {
+			errs = append(errs, r.parseSection(file, it.Key(), it.Value())...)
+		}
+	}
+	return errs
+}
+
+func (r *resourceDoc) parseSection(file string, key ast.MapKeyNode, value ast.Node) []error {
+	name := key.GetToken().Value
+	var elems []ast.Node
+	switch v := value.(type) {
+	case *ast.NullNode:
+	case *ast.SequenceNode:
+		elems = v.Values
+	default:
+		return []error{&LoadError{File: file, Line: nodeLine(value), Err: fmt.Errorf("%s must be a list", name)}}
+	}
+
+	var errs []error
+	for _, elem := range elems {
+		if err := r.parseElement(file, name, elem); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if name != "users" && name != "groups" && name != "memberships" && name != "grants" && name != "servers" {
+		return []error{&LoadError{File: file, Line: nodeLine(key),
+			Err: fmt.Errorf("unknown key %q: want users, groups, memberships, grants or servers", name)}}
+	}
+	return errs
+}
+
+// parseElement decodes one list element of section name and appends it.
+func (r *resourceDoc) parseElement(file, name string, elem ast.Node) error {
+	line := nodeLine(elem)
+	source := fmt.Sprintf("%s:%d", file, line)
+	decode := func(v any) error {
+		if err := yaml.NodeToValue(elem, v, yaml.Strict()); err != nil {
+			return yamlLoadError(file, err)
+		}
+		return nil
+	}
+	switch name {
+	case "users":
+		var u userDoc
+		if err := decode(&u); err != nil {
+			return err
+		}
+		r.data.Users = append(r.data.Users, evaluator.User(u))
+		r.addLocation(KindUser, source)
+	case "groups":
+		var g groupDoc
+		if err := decode(&g); err != nil {
+			return err
+		}
+		r.data.Groups = append(r.data.Groups, evaluator.Group(g))
+		r.addLocation(KindGroup, source)
+	case "memberships":
+		var m membershipDoc
+		if err := decode(&m); err != nil {
+			return err
+		}
+		r.data.Memberships = append(r.data.Memberships, evaluator.Membership{GroupID: m.Group, UserID: m.User})
+		r.addLocation(KindMembership, source)
+	case "grants":
+		var g grantDoc
+		if err := decode(&g); err != nil {
+			return err
+		}
+		grant, err := g.grant(source)
+		if err != nil {
+			return &LoadError{File: file, Line: line, Err: err}
+		}
+		r.data.Grants = append(r.data.Grants, grant)
+	case "servers":
+		var s serverDoc
+		if err := decode(&s); err != nil {
+			return err
+		}
+		r.data.Servers = append(r.data.Servers, s.server())
+		r.addLocation(KindServer, source)
+	}
+	return nil
+}
+
+func (g grantDoc) grant(source string) (evaluator.Grant, error) {
+	scope, err := ParseScope(g.Scope)
+	if err != nil {
+		return evaluator.Grant{}, fmt.Errorf("grant: %w", err)
+	}
+	return evaluator.Grant{Policy: g.Policy, GroupID: g.Group, UserID: g.User,
+		Scope: scope, ScopeID: g.ScopeID, Source: source}, nil
+}
+
+func grantToDoc(g evaluator.Grant) grantDoc {
+	return grantDoc{Policy: g.Policy, Group: g.GroupID, User: g.UserID, Scope: ScopeName(g.Scope), ScopeID: g.ScopeID}
+}
+
+func (s serverDoc) server() evaluator.Server {
+	ep := s.EnterpriseProjectID
+	if ep == "" {
+		ep = DefaultEnterpriseProject
+	}
+	return evaluator.Server{ID: s.ID, ProjectID: s.ProjectID, EnterpriseProjectID: ep, Tags: s.Tags}
+}
+
+func nodeLine(n ast.Node) int {
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Line
+	}
+	return 0
+}
+
+// yamlLoadError turns a go-yaml error into a [*LoadError] with the line
+// of the offending token and the message without the source excerpt.
+func yamlLoadError(file string, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		line := 0
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			line = tk.Position.Line
+		}
+		return &LoadError{File: file, Line: line, Err: errors.New(ye.GetMessage())}
+	}
+	return &LoadError{File: file, Err: err}
+}
