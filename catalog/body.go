@@ -2,10 +2,7 @@ package catalog
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -95,29 +92,14 @@ func parseIDPath(s string) (*idPath, error) {
 	return &idPath{array: array, field: field}, nil
 }
 
-// lookup returns the value at p in object and whether every key exists.
-func (p fieldPath) lookup(object map[string]any) (any, bool) {
-	var current any = object
-	for _, key := range p {
-		m, ok := current.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		current, ok = m[key]
-		if !ok {
-			return nil, false
-		}
-	}
-	return current, true
-}
-
-// maxBodyDepth bounds the nesting of a JSON body. ECS request bodies nest
-// fewer than ten levels.
+// maxBodyDepth is the maximum nesting of a JSON body, in levels. It is a
+// generous bound: the deepest documented ECS body (server create) nests about
+// five levels.
 const maxBodyDepth = 64
 
-// apply decodes the body and sets res.Actions, res.ServerIDs and
-// res.EnterpriseProjectID. It fails closed: every error leaves res.Actions
-// nil, never a smaller action list.
+// apply reads the body and sets res.Actions, res.ServerIDs and
+// res.EnterpriseProjectID. It sets res.Actions only on success, so an error
+// never leaves a smaller action list behind.
 func (b *bodyRule) apply(req *Request, res *Resolution) error {
 	if req.BodyTruncated {
 		return fmt.Errorf("%w: the proxy sent only part of the body, so the actions it selects are unknown", ErrBodyTruncated)
@@ -126,12 +108,15 @@ func (b *bodyRule) apply(req *Request, res *Resolution) error {
 		return fmt.Errorf("%w: route %s %s selects its actions from the JSON body, and the body is empty", ErrBodyRequired, res.Route.Method, res.Route.Path)
 	}
 
-	object, err := decodeObject(req.Body)
-	if err != nil {
-		return err
+	// Duplicate keys, trailing data and deep nesting are rejected here.
+	// Parsers resolve those differently, so the upstream API could otherwise
+	// run another action than the one authorized here.
+	if err := validateJSON(req.Body); err != nil {
+		return fmt.Errorf("%w: %w", ErrBodyInvalid, err)
 	}
+	root := jsonSpan{data: req.Body, start: skipJSONSpace(req.Body, 0), end: len(bytes.TrimRight(req.Body, " \t\r\n"))}
 
-	scope, actions, err := b.selectActions(object)
+	scope, actions, err := b.selectActions(root)
 	if err != nil {
 		return err
 	}
@@ -144,7 +129,7 @@ func (b *bodyRule) apply(req *Request, res *Resolution) error {
 		res.ServerIDs = ids
 	}
 	if b.epField != nil {
-		ep, err := extractEnterpriseProject(b.epField, object)
+		ep, err := extractEnterpriseProject(b.epField, root)
 		if err != nil {
 			return err
 		}
@@ -156,40 +141,51 @@ func (b *bodyRule) apply(req *Request, res *Resolution) error {
 
 // selectActions returns the full action list the body requires, and the
 // object that server ids are read from.
-func (b *bodyRule) selectActions(object map[string]any) (map[string]any, []*Action, error) {
+func (b *bodyRule) selectActions(root jsonSpan) (jsonSpan, []*Action, error) {
 	if b.keys == nil {
 		mask := 0
 		for i, field := range b.present {
-			if _, ok := field.lookup(object); ok {
+			if _, ok := root.lookup(field); ok {
 				mask |= 1 << i
 			}
 		}
-		return object, b.byMask[mask], nil
+		return root, b.byMask[mask], nil
 	}
 
-	if len(object) == 0 {
-		return nil, nil, fmt.Errorf("%w: the body names no action, want exactly one top-level key", ErrBodyRequired)
-	}
-	if len(object) > 1 {
-		return nil, nil, fmt.Errorf("%w: the body has %d top-level keys, want exactly one action key", ErrBodyInvalid, len(object))
-	}
-	for key, value := range object {
-		actions, ok := b.keys[key]
-		if !ok {
-			return nil, nil, fmt.Errorf("%w: unknown action key %q", ErrBodyRequired, truncate(key))
+	count := 0
+	var firstKey []byte
+	var firstValue jsonSpan
+	root.members(func(rawKey []byte, value jsonSpan) bool {
+		if count == 0 {
+			firstKey, firstValue = rawKey, value
 		}
-		inner, _ := value.(map[string]any)
-		if b.serverIDs != nil && inner == nil {
-			return nil, nil, fmt.Errorf("%w: the value of %q is not a JSON object", ErrBodyInvalid, key)
-		}
-		return inner, actions, nil
+		count++
+		return true
+	})
+	if count == 0 {
+		return jsonSpan{}, nil, fmt.Errorf("%w: the body names no action, want exactly one top-level key", ErrBodyRequired)
 	}
-	panic("unreachable: object has exactly one key")
+	if count > 1 {
+		return jsonSpan{}, nil, fmt.Errorf("%w: the body has %d top-level keys, want exactly one action key", ErrBodyInvalid, count)
+	}
+
+	key := string(firstKey)
+	if bytes.IndexByte(firstKey, '\\') >= 0 {
+		key = unquoteJSON(firstKey)
+	}
+	actions, ok := b.keys[key]
+	if !ok {
+		return jsonSpan{}, nil, fmt.Errorf("%w: unknown action key %q", ErrBodyRequired, truncate(key))
+	}
+	if b.serverIDs != nil && firstValue.kind() != '{' {
+		return jsonSpan{}, nil, fmt.Errorf("%w: the value of %q is not a JSON object", ErrBodyInvalid, key)
+	}
+	return firstValue, actions, nil
 }
 
 // extract returns the ids at p. An id must be a non-empty string, and at
 // least one id must be present.
-func (p *idPath) extract(object map[string]any) ([]string, error) {
+func (p *idPath) extract(object jsonSpan) ([]string, error) {
 	if p.array == nil {
 		id, err := stringAt(p.field, object)
 		if err != nil {
@@ -198,36 +194,49 @@ func (p *idPath) extract(object map[string]any) ([]string, error) {
 		return []string{id}, nil
 	}
 
-	value, ok := p.array.lookup(object)
+	name := strings.Join(p.array, ".")
+	value, ok := object.lookup(p.array)
 	if !ok {
-		return nil, fmt.Errorf("%w: field %q is missing", ErrBodyInvalid, strings.Join(p.array, "."))
+		return nil, fmt.Errorf("%w: field %q is missing", ErrBodyInvalid, name)
 	}
-	elements, ok := value.([]any)
-	if !ok || len(elements) == 0 {
-		return nil, fmt.Errorf("%w: field %q must be a non-empty array", ErrBodyInvalid, strings.Join(p.array, "."))
+	if value.kind() != '[' {
+		return nil, fmt.Errorf("%w: field %q must be a non-empty array", ErrBodyInvalid, name)
 	}
 
-	ids := make([]string, 0, len(elements))
-	for i, element := range elements {
-		m, ok := element.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%w: element %d of %q is not an object", ErrBodyInvalid, i, strings.Join(p.array, "."))
-		}
-		id, err := stringAt(p.field, m)
+	var ids []string
+	var err error
+	index := 0
+	value.elements(func(element jsonSpan) {
 		if err != nil {
-			return nil, fmt.Errorf("element %d of %q: %w", i, strings.Join(p.array, "."), err)
+			return
+		}
+		if element.kind() != '{' {
+			err = fmt.Errorf("%w: element %d of %q is not an object", ErrBodyInvalid, index, name)
+			return
+		}
+		var id string
+		if id, err = stringAt(p.field, element); err != nil {
+			err = fmt.Errorf("element %d of %q: %w", index, name, err)
+			return
 		}
 		ids = append(ids, id)
+		index++
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: field %q must be a non-empty array", ErrBodyInvalid, name)
 	}
 	return ids, nil
 }
 
-func stringAt(p fieldPath, object map[string]any) (string, error) {
-	value, ok := p.lookup(object)
+func stringAt(p fieldPath, object jsonSpan) (string, error) {
+	value, ok := object.lookup(p)
 	if !ok {
 		return "", fmt.Errorf("%w: field %q is missing", ErrBodyInvalid, strings.Join(p, "."))
 	}
-	s, ok := value.(string)
+	s, ok := value.stringValue()
 	if !ok || s == "" {
 		return "", fmt.Errorf("%w: field %q must be a non-empty string", ErrBodyInvalid, strings.Join(p, "."))
 	}
@@ -237,90 +246,19 @@ func stringAt(p fieldPath, object map[string]any) (string, error) {
 // extractEnterpriseProject returns the enterprise project a create body
 // names. ECS puts a server in the default enterprise project "0" when the
 // field is absent, so absent, null and "" all return "0".
-func extractEnterpriseProject(p fieldPath, object map[string]any) (string, error) {
-	value, ok := p.lookup(object)
-	if !ok || value == nil {
+func extractEnterpriseProject(p fieldPath, root jsonSpan) (string, error) {
+	value, ok := root.lookup(p)
+	if !ok || value.kind() == 'n' {
 		return "0", nil
 	}
-	s, ok := value.(string)
+	s, ok := value.stringValue()
 	if !ok {
 		return "", fmt.Errorf("%w: field %q must be a string", ErrBodyInvalid, strings.Join(p, "."))
 	}
 	if s == "" {
 		// NOTE: ECS documents absent and "0" as the default enterprise
-		// project; treating "" the same way is an assumption.
+		// project. Treating "" the same way is an assumption.
 		return "0", nil
 	}
 	return s, nil
-}
-
-// decodeObject decodes a JSON object. It rejects duplicate keys at any depth,
-// trailing data and nesting deeper than maxBodyDepth, because a parser that
-// resolves those differently from the upstream API could be made to see
-// another action than the one the API runs.
-func decodeObject(body []byte) (map[string]any, error) {
-	decoder := json.NewDecoder(bytes.NewReader(body))
-	decoder.UseNumber()
-
-	value, err := decodeValue(decoder, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBodyInvalid, err)
-	}
-	if _, err := decoder.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: data after the top-level JSON value", ErrBodyInvalid)
-	}
-	object, ok := value.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: the body is not a JSON object", ErrBodyInvalid)
-	}
-	return object, nil
-}
-
-func decodeValue(decoder *json.Decoder, depth int) (any, error) {
-	if depth > maxBodyDepth {
-		return nil, fmt.Errorf("JSON nesting deeper than %d levels", maxBodyDepth)
-	}
-	token, err := decoder.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-
-	switch token {
-	case json.Delim('{'):
-		object := make(map[string]any)
-		for decoder.More() {
-			keyToken, err := decoder.Token()
-			if err != nil {
-				return nil, err
-			}
-			key := keyToken.(string) // the decoder only returns string keys inside an object
-			if _, dup := object[key]; dup {
-				return nil, fmt.Errorf("duplicate key %q", truncate(key))
-			}
-			if object[key], err = decodeValue(decoder, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := decoder.Token(); err != nil { // the closing '}'
-			return nil, err
-		}
-		return object, nil
-	case json.Delim('['):
-		array := []any{}
-		for decoder.More() {
-			element, err := decodeValue(decoder, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			array = append(array, element)
-		}
-		if _, err := decoder.Token(); err != nil { // the closing ']'
-			return nil, err
-		}
-		return array, nil
-	}
-	return token, nil
 }

@@ -35,7 +35,8 @@ type compiledRoute struct {
 	body         *bodyRule
 }
 
-// Load returns the built-in catalog embedded in the binary.
+// Load returns the built-in catalog embedded in the binary: the files of
+// catalog/data, loaded in name order.
 func Load() (*Catalog, error) {
 	sub, err := fs.Sub(builtinData, "data")
 	if err != nil {

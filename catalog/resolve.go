@@ -13,9 +13,9 @@ import (
 // On success res.Actions is the full action list. On error res.Actions and
 // res.ServerIDs are nil. res.Route is set when a route matched, and the error
 // wraps one of [ErrInvalidPath], [ErrUnknownRoute], [ErrBodyRequired],
-// [ErrBodyInvalid] or [ErrBodyTruncated]. When the path has no
-// percent-escapes and the route has neither a body rule nor an
-// enterprise-project query parameter, Resolve does not allocate.
+// [ErrBodyInvalid] or [ErrBodyTruncated]. Resolve does not allocate when it
+// succeeds on a route without a body rule, for a path that [Canonicalize]
+// returns unchanged and a query value without escapes.
 func (c *Catalog) Resolve(req *Request, res *Resolution) error {
 	*res = Resolution{}
 
@@ -63,8 +63,8 @@ func (c *Catalog) Resolve(req *Request, res *Resolution) error {
 	return nil
 }
 
-// allGrantedEPs is the enterprise_project_id query value that asks ECS to
-// list servers of every enterprise project the caller is authorized for.
+// allGrantedEPs is the enterprise_project_id query value with which ECS lists
+// the servers of every enterprise project the caller is authorized for.
 const allGrantedEPs = "all_granted_eps"
 
 // setQueryEnterpriseProject reads the query parameter name from res.Query.

@@ -358,3 +358,32 @@ func TestErrorsQuoteFragment(t *testing.T) {
 		t.Errorf("Resolve() error = %v, want it to quote %q", err, "%2e%2E")
 	}
 }
+
+func TestResolveBodyNesting(t *testing.T) {
+	c := mustLoad(t)
+	nested := func(levels int) []byte {
+		// The top-level object is the first level.
+		inner := strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1)
+		return []byte(`{"server":{"name":"a"},"x":` + inner + `}`)
+	}
+	var res Resolution
+	if err := c.Resolve(&Request{Method: "POST", Target: "/v1/p1/cloudservers", Body: nested(maxBodyDepth)}, &res); err != nil {
+		t.Errorf("Resolve() with %d levels error: %v", maxBodyDepth, err)
+	}
+	err := c.Resolve(&Request{Method: "POST", Target: "/v1/p1/cloudservers", Body: nested(maxBodyDepth + 1)}, &res)
+	if !errors.Is(err, ErrBodyInvalid) {
+		t.Errorf("Resolve() with %d levels error = %v, want ErrBodyInvalid", maxBodyDepth+1, err)
+	}
+}
+
+func TestResolveEmptyEnterpriseProject(t *testing.T) {
+	c := mustLoad(t)
+	var res Resolution
+	body := []byte(`{"server":{"extendparam":{"enterprise_project_id":""}}}`)
+	if err := c.Resolve(&Request{Method: "POST", Target: "/v1/p1/cloudservers", Body: body}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.EnterpriseProjectID != "0" {
+		t.Errorf("EnterpriseProjectID = %q, want \"0\"", res.EnterpriseProjectID)
+	}
+}

@@ -1,7 +1,6 @@
 package envoy
 
 import (
-	"strings"
 	"unsafe"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -22,6 +21,13 @@ type Headers struct {
 	// folded replaces byName when a direct caller sent names that are not
 	// lower case. It is built once per request and is nil for Envoy.
 	folded map[string]foldedHeader
+
+	// fromWire marks headers read by ParseCheckRequestWire: pairs are the
+	// headers map entries and rawList the header_map entries, both aliasing
+	// the wire bytes.
+	fromWire bool
+	pairs    []headerPair
+	rawList  []headerPair
 }
 
 type foldedHeader struct {
@@ -53,7 +59,7 @@ func (h *Headers) reset(byName map[string]string, list []*corev3.HeaderValue) {
 func (h *Headers) foldNames() {
 	h.folded = make(map[string]foldedHeader, len(h.byName))
 	for name, value := range h.byName {
-		key := strings.ToLower(name)
+		key := lowerASCII(name)
 		prev, seen := h.folded[key]
 		if seen {
 			value = prev.value + "," + value
@@ -70,6 +76,10 @@ func (h *Headers) foldNames() {
 // ambiguous.
 func (h *Headers) Header(name string) (value string, count int) {
 	switch {
+	case h.fromWire && len(h.rawList) > 0:
+		return lookupPairs(h.rawList, name)
+	case h.fromWire:
+		return lookupPairs(h.pairs, name)
 	case h.list != nil:
 		return h.lookupList(name)
 	case h.folded != nil:
@@ -85,7 +95,7 @@ func (h *Headers) Header(name string) (value string, count int) {
 
 func (h *Headers) lookupList(name string) (value string, count int) {
 	for _, header := range h.list {
-		if header == nil || !strings.EqualFold(header.GetKey(), name) {
+		if header == nil || !equalFoldASCII(header.GetKey(), name) {
 			continue
 		}
 		current := headerValue(header)
@@ -108,12 +118,52 @@ func headerValue(header *corev3.HeaderValue) string {
 	return header.GetValue()
 }
 
-// Len returns the number of header entries: map keys or header_map entries.
-func (h *Headers) Len() int {
-	if h.list != nil {
-		return len(h.list)
+func lookupPairs(pairs []headerPair, name string) (value string, count int) {
+	for i := range pairs {
+		if !equalFoldASCII(pairs[i].name, name) {
+			continue
+		}
+		if count == 0 {
+			value = pairs[i].value
+		} else {
+			value = value + "," + pairs[i].value
+		}
+		count++
 	}
-	return len(h.byName)
+	return value, count
+}
+
+// equalFoldASCII compares header names case-insensitively in ASCII only.
+// Header names are ASCII tokens, and Unicode folding would let a name such
+// as "x-auth-to\u212aen" (Kelvin sign) match x-auth-token.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(s string) string {
+	if !hasUpper(s) {
+		return s
+	}
+	lower := []byte(s)
+	for i, c := range lower {
+		lower[i] = lowerByte(c)
+	}
+	return string(lower)
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func hasUpper(s string) bool {

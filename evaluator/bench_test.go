@@ -9,10 +9,10 @@ import (
 )
 
 // syntheticData builds an account of users principals. Every user is in one
-// of 100 groups, and each group holds attached condition-free policies at
-// project scope: attached-1 filler policies that allow unrelated actions and
-// deny one, plus ECS FullAccess last, so that a decision has to look past
-// every other grant.
+// of 100 groups, and each group has attached condition-free policies at
+// project scope. The first attached-1 are filler policies that allow
+// unrelated actions and deny one. ECS FullAccess comes last, so that a
+// decision has to look past every other grant.
 func syntheticData(users, attached int) *Data {
 	const groups = 100
 	data := &Data{}

@@ -5,7 +5,7 @@ type bitset []uint64
 
 func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
 
-// has reports whether i is in the set; i outside the set's range is not.
+// has reports whether i is in the set. An i outside the set's range is not.
 func (b bitset) has(i int) bool {
 	w := i >> 6
 	return i >= 0 && w < len(b) && b[w]&(1<<(uint(i)&63)) != 0
@@ -13,7 +13,7 @@ func (b bitset) has(i int) bool {
 
 func (b bitset) add(i int) { b[i>>6] |= 1 << (uint(i) & 63) }
 
-// or adds every member of o to b; both have the same size.
+// or adds every member of o to b, which must have the same size.
 func (b bitset) or(o bitset) {
 	for i := range b {
 		b[i] |= o[i]
@@ -25,13 +25,4 @@ func (b bitset) and(o bitset) {
 	for i := range b {
 		b[i] &= o[i]
 	}
-}
-
-func (b bitset) empty() bool {
-	for _, w := range b {
-		if w != 0 {
-			return false
-		}
-	}
-	return true
 }

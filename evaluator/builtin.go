@@ -16,9 +16,9 @@ const (
 
 // builtinActions lists the Allow actions of each system-defined ECS policy.
 // The contents follow the system policies as Open Telekom Cloud (a
-// white-label Huawei Cloud) prints them; Huawei publishes the same names.
+// white-label Huawei Cloud) prints them. Huawei publishes the same names.
 // Server Administrator is an RBAC role in Huawei IAM that must be paired
-// with Tenant Guest; here it is a policy with the role's actions.
+// with Tenant Guest. Here it is a policy with the role's actions.
 var builtinActions = []struct {
 	name, description string
 	actions           []string

@@ -157,10 +157,10 @@ func (d dataYAML) toData(tb testing.TB, file string) *Data {
 	tb.Helper()
 	out := &Data{}
 	for _, u := range d.Users {
-		out.Users = append(out.Users, User{ID: u.ID, Name: u.Name, DomainID: u.DomainID, DomainName: u.DomainName, Root: u.Root})
+		out.Users = append(out.Users, User(u))
 	}
 	for _, g := range d.Groups {
-		out.Groups = append(out.Groups, Group{ID: g.ID, Name: g.Name, DomainID: g.DomainID})
+		out.Groups = append(out.Groups, Group(g))
 	}
 	for _, m := range d.Memberships {
 		out.Memberships = append(out.Memberships, Membership{GroupID: m.Group, UserID: m.User})
@@ -176,7 +176,7 @@ func (d dataYAML) toData(tb testing.TB, file string) *Data {
 		out.Grants = append(out.Grants, Grant{Policy: g.Policy, GroupID: g.Group, UserID: g.User, Scope: parseScope(tb, g.Scope), ScopeID: g.ScopeID})
 	}
 	for _, s := range d.Servers {
-		out.Servers = append(out.Servers, Server{ID: s.ID, ProjectID: s.ProjectID, EnterpriseProjectID: s.EnterpriseProjectID, Tags: s.Tags})
+		out.Servers = append(out.Servers, Server(s))
 	}
 	return out
 }

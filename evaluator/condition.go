@@ -24,7 +24,7 @@ const (
 )
 
 // operator is one condition operator. match tests one request value against
-// one policy value; a negated operator is true when no policy value matches.
+// one policy value. A negated operator is true when no policy value matches.
 type operator struct {
 	name    string
 	family  operatorFamily
@@ -76,7 +76,7 @@ func init() {
 	str("StringEqualsIgnoreCase", false, strings.EqualFold)
 	str("StringNotEqualsIgnoreCase", true, strings.EqualFold)
 	// NOTE: Huawei describes StringLike as "contains" and does not say whether
-	// it and the StartWith/EndWith forms ignore case; they compare exactly here.
+	// it and the StartWith/EndWith forms ignore case. Here they compare exactly.
 	str("StringLike", false, func(p, v string) bool { return strings.Contains(v, p) })
 	str("StringNotLike", true, func(p, v string) bool { return strings.Contains(v, p) })
 	str("StringMatch", false, func(p, v string) bool { return matchGlob(p, v, false) })
@@ -269,7 +269,7 @@ func conditionValues(raw json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-// addTypedValue parses v for the operator's family and appends it; it
+// addTypedValue parses v for the operator's family and appends it. It
 // returns why v is invalid, or "".
 func (c *condition) addTypedValue(v string) string {
 	switch c.op.family {
@@ -351,8 +351,8 @@ func (c *condition) eval(ec *evalContext) bool {
 	return false
 }
 
-// test checks one request value: for a positive operator, some policy value
-// matches; for a negated one, none does.
+// test reports whether one request value satisfies the operator. A positive
+// operator needs some policy value to match, and a negated one needs none.
 func (c *condition) test(v string) bool {
 	for i := range c.values {
 		if c.op.match(c, i, v) {

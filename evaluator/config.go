@@ -64,7 +64,7 @@ func DefaultLimits() Limits {
 // Config is the evaluator's configuration, read from the "evaluator" key of
 // the server configuration.
 type Config struct {
-	// Limits bounds custom policy documents; zero fields take the defaults.
+	// Limits bounds custom policy documents, and zero fields take the defaults.
 	Limits Limits `yaml:"limits"`
 	// Region is the region used in resource URNs
 	// (ecs:<region>:<domain_id>:instance:<server_id>) when a request names

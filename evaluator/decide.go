@@ -58,7 +58,7 @@ func (e *Engine) Decide(req *Request, d *Decision) {
 }
 
 // lookupPrincipal returns the compiled grants of the caller, or nil when the
-// caller is unknown or belongs to another domain; root is true for a domain
+// caller is unknown or belongs to another domain. root is true for a domain
 // administrator of the caller's domain.
 func (e *Engine) lookupPrincipal(pr *Principal) (p *principal, root bool) {
 	p = e.principals[pr.UserID]
@@ -81,8 +81,8 @@ func (e *Engine) region(requested string) string {
 
 // applicable returns the buckets whose grants apply to a request in project
 // and, when useEP is set and enterpriseProject is not empty, in that
-// enterprise project. The global-services bucket is included; its bitsets
-// hold global actions only.
+// enterprise project. The global-services bucket is included, because its
+// bitsets contain global actions only.
 func (p *principal) applicable(buf *[4]*bucket, project, enterpriseProject string, useEP bool) []*bucket {
 	bs := buf[:0]
 	if p.domain != nil {
@@ -123,17 +123,16 @@ func (e *Engine) firstFailure(bs []*bucket, actions []*catalog.Action, ec *evalC
 
 // evalAction decides one action for one resource.
 //
-// Every applicable Deny is looked for, in every bucket and among the
-// conditional statements, before any Allow is trusted: an explicit deny from
-// any scope or group beats an allow from another, so finding an Allow first
-// must not end the search. Only a matching Deny ends it early, because
-// nothing can override it.
+// Every bucket and every conditional statement is searched for a Deny
+// before any Allow is trusted. An explicit deny from any scope or group beats
+// an allow from another, so finding an Allow first must not end the search.
+// Only a matching Deny ends it early, because nothing can override it.
 func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) verdict {
 	id := a.ID
 	ec.service = e.services[id]
 	for _, b := range bs {
 		if b.deny.has(id) {
-			return verdict{ReasonExplicitDeny, b.firstFast(id, true)}
+			return verdict{ReasonExplicitDeny, b.denyBy[id]}
 		}
 	}
 	for _, b := range bs {
@@ -143,7 +142,7 @@ func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) ve
 	}
 	for _, b := range bs {
 		if b.allow.has(id) {
-			return verdict{ReasonAllowed, b.firstFast(id, false)}
+			return verdict{ReasonAllowed, b.allowBy[id]}
 		}
 	}
 	for _, b := range bs {
@@ -152,20 +151,6 @@ func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) ve
 		}
 	}
 	return verdict{ReasonImplicitDeny, nil}
-}
-
-// firstFast returns the first condition-free statement of the bucket with
-// the given effect whose action set contains id. The bucket's bitsets are
-// unions of exactly these statements, so one exists when the bit is set.
-func (b *bucket) firstFast(id int, deny bool) *statement {
-	for _, pol := range b.policies {
-		for _, st := range pol.statements {
-			if st.deny == deny && st.fast() && st.actionSet.has(id) {
-				return st
-			}
-		}
-	}
-	return nil
 }
 
 // firstSlow returns the first conditional or resource-restricted statement

@@ -25,7 +25,7 @@ type compiledPolicy struct {
 	statements []*statement
 
 	// allow and deny hold, per catalog action ID, the union of the fast
-	// statements of each effect; filled by bindCatalog.
+	// statements of each effect. bindCatalog fills them.
 	allow, deny bitset
 	// slow lists the statements that need per-request evaluation because
 	// they have conditions or a resource restriction.
@@ -46,7 +46,7 @@ type statement struct {
 	anyResource bool
 	conditions  []*condition
 	// actionSet holds the catalog action IDs any pattern matches, by name
-	// or alias; filled by bindCatalog.
+	// or alias. bindCatalog fills it.
 	actionSet bitset
 }
 
@@ -79,7 +79,7 @@ func (s *statement) matchesName(name string) bool {
 // ValidatePolicy checks a custom policy document against the policy language
 // and limits. It returns nil for a valid document, or an error joining every
 // problem, each prefixed with its location (policy "x", Statement[2].Action[0]).
-// Warnings, such as an unknown condition key, are not errors; use
+// Warnings, such as an unknown condition key, are not errors. Use
 // [CheckPolicy] to see them.
 func ValidatePolicy(name string, doc []byte, limits Limits) error {
 	var ps problems
@@ -151,7 +151,7 @@ func parsePolicy(name string, doc []byte, limits *Limits, ps *problems) *compile
 	return pol
 }
 
-// parseStatement parses one statement; it returns nil after recording an
+// parseStatement parses one statement. It returns nil after recording an
 // error that leaves the statement unusable.
 func parseStatement(raw json.RawMessage, loc string, limits *Limits, ps *problems) *statement {
 	var fields map[string]json.RawMessage
@@ -207,7 +207,8 @@ func parseActions(raw json.RawMessage, loc string, limits *Limits, ps *problems)
 
 // checkActionPattern returns why pattern is not a valid action pattern, or ""
 // when it is valid. A pattern is service:resourceType:operation with a lower
-// case service; '*' and '?' may stand for any part, across ':' too.
+// case service. The wildcards '*' and '?' may stand for any part, across ':'
+// too.
 func checkActionPattern(pattern string) string {
 	if pattern == "" {
 		return "empty"

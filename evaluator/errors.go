@@ -6,7 +6,7 @@ import (
 )
 
 // Sentinel errors. Load errors wrap one of them together with the location
-// of the rejected element; test them with errors.Is.
+// of the rejected element. Test them with errors.Is.
 var (
 	// ErrInvalidPolicy means a policy document is malformed: bad JSON, an
 	// unknown field, a wrong Version or Effect, or an invalid pattern.
@@ -27,13 +27,13 @@ var (
 )
 
 // Problem is one finding about a policy document or the store data. Warnings
-// do not stop loading; errors do.
+// do not stop loading, but errors do.
 type Problem struct {
 	// Location names the element, e.g. `policy "x", Statement[2].Condition.StringEquals`.
 	Location string
 	Message  string
 	Warning  bool
-	// Err is the sentinel the problem wraps; nil for warnings.
+	// Err is the sentinel the problem wraps, or nil for warnings.
 	Err error
 }
 

@@ -14,8 +14,8 @@ import (
 type ActionsRequest struct {
 	Principal Principal
 	// Actions are the action names to decide, in the order to report a
-	// failure. Names need not be in the catalog; a catalog name or alias is
-	// decided as that catalog action, anything else by matching Action
+	// failure. Names need not be in the catalog. A catalog name or alias is
+	// decided as that catalog action, and any other name by matching Action
 	// patterns against the name as given.
 	Actions []string
 	// ProjectID is the project the actions are performed in.

@@ -3,8 +3,8 @@ package evaluator
 import "sync/atomic"
 
 // Holder publishes the current [Engine]. Readers call Load on every request
-// and never block; a reload compiles a new Engine aside and swaps it in with
-// Store, so a decision always sees one consistent snapshot.
+// and never block. A reload compiles a new Engine aside and swaps it in with
+// Store, so each decision uses one consistent snapshot.
 type Holder struct {
 	engine atomic.Pointer[Engine]
 }

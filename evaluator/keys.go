@@ -54,7 +54,7 @@ var globalKeys = map[string]keyKind{
 	"g:tagkeys":             keyTagKeys,
 }
 
-// parseConditionKey resolves a key name; known is false for a key the
+// parseConditionKey resolves a key name. known is false for a key the
 // evaluator does not supply, which then always evaluates as absent.
 func parseConditionKey(name string) (key conditionKey, known bool) {
 	lower := strings.ToLower(name)
@@ -69,8 +69,8 @@ func parseConditionKey(name string) (key conditionKey, known bool) {
 	return conditionKey{kind: keyUnknown}, false
 }
 
-// evalContext is what conditions and resource patterns are evaluated
-// against: one request, one resource and one action.
+// evalContext is the input of condition and resource evaluation: one
+// request, one resource and one action.
 type evalContext struct {
 	principal   *Principal
 	region      string
@@ -82,8 +82,8 @@ type evalContext struct {
 	enterpriseProject string
 	// server is the registry entry of the resource, nil if none.
 	server *Server
-	// resource is the URN statements' Resource patterns match against;
-	// hasResource is false on routes without instance-level resources.
+	// resource is the URN that Resource patterns match against. hasResource
+	// is false on routes without instance-level resources.
 	resource    urn
 	hasResource bool
 
@@ -91,7 +91,7 @@ type evalContext struct {
 	service string
 }
 
-// lookup returns the request's values for key; present is false when the
+// lookup returns the request's values for key. present is false when the
 // request has none. buf provides storage for single values.
 func (ec *evalContext) lookup(key conditionKey, buf *[1]string) (values []string, present bool) {
 	one := func(v string) ([]string, bool) {

@@ -5,8 +5,8 @@ import "strings"
 // resourcePattern is one compiled Resource entry,
 // service:region:domainId:resourceType:resourcePath. The path is everything
 // after the fourth ':' and may itself contain ':'. The service and resource
-// type compare case-insensitively (Huawei's documents write both "ECS:" and
-// "ecs:"); region, domain id and path compare exactly.
+// type compare case-insensitively, because Huawei's documents write both
+// "ECS:" and "ecs:". The region, domain id and path compare exactly.
 type resourcePattern struct {
 	all      bool // the entry is "*"
 	segments [5]string
@@ -80,7 +80,7 @@ type urn struct {
 	service, region, domainID, resourceType, path string
 }
 
-// parseURN splits a request's resource URN; ok is false when s does not have
+// parseURN splits a request's resource URN. ok is false when s does not have
 // five segments.
 func parseURN(s string) (u urn, ok bool) {
 	parts := strings.SplitN(s, ":", 5)

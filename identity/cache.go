@@ -16,8 +16,9 @@ func hashToken(token string) tokenKey {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
-// tokenCache is a bounded LRU cache of verified tokens. Each entry lives
-// until its token expires or it is evicted. A capacity of 0 or less
+// tokenCache is a bounded LRU cache of token verification results: the
+// identity of a valid token, or the error of a rejected one. Each entry
+// lives until expiresUnix or until it is evicted. A capacity of 0 or less
 // disables it.
 // It is safe for concurrent use.
 type tokenCache struct {
@@ -29,39 +30,46 @@ type tokenCache struct {
 
 type cacheEntry struct {
 	key tokenKey
-	// expiresUnix is the token's exp plus the clock skew, in Unix seconds.
+	// expiresUnix is the last Unix second the entry is valid.
 	expiresUnix int64
-	identity    tokenIdentity
+	result      verification
+}
+
+// verification is the result of verifying one token: its identity, or the
+// error that rejected it.
+type verification struct {
+	identity tokenIdentity
+	err      error
 }
 
 func newTokenCache(capacity int) *tokenCache {
 	return &tokenCache{capacity: capacity, entries: make(map[tokenKey]*list.Element)}
 }
 
-// get returns the identity cached for key, unless it expired before nowUnix.
-func (c *tokenCache) get(key tokenKey, nowUnix int64) (tokenIdentity, bool) {
+// get returns the result cached for key, unless it expired before nowUnix.
+func (c *tokenCache) get(key tokenKey, nowUnix int64) (verification, bool) {
 	if c.capacity <= 0 {
-		return tokenIdentity{}, false
+		return verification{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	element, ok := c.entries[key]
 	if !ok {
-		return tokenIdentity{}, false
+		return verification{}, false
 	}
 	entry := element.Value.(*cacheEntry)
 	if nowUnix > entry.expiresUnix {
 		c.order.Remove(element)
 		delete(c.entries, key)
-		return tokenIdentity{}, false
+		return verification{}, false
 	}
 	c.order.MoveToFront(element)
-	return entry.identity, true
+	return entry.result, true
 }
 
-// put stores identity under key and evicts the least recently used entry
-// when the cache is full.
-func (c *tokenCache) put(key tokenKey, expiresUnix int64, identity tokenIdentity) {
+// put stores result under key and evicts the least recently used entry when
+// the cache is full.
+func (c *tokenCache) put(key tokenKey, expiresUnix int64, result verification) {
 	if c.capacity <= 0 {
 		return
 	}
@@ -70,7 +78,7 @@ func (c *tokenCache) put(key tokenKey, expiresUnix int64, identity tokenIdentity
 	if element, ok := c.entries[key]; ok {
 		entry := element.Value.(*cacheEntry)
 		entry.expiresUnix = expiresUnix
-		entry.identity = identity
+		entry.result = result
 		c.order.MoveToFront(element)
 		return
 	}
@@ -79,7 +87,8 @@ func (c *tokenCache) put(key tokenKey, expiresUnix int64, identity tokenIdentity
 		c.order.Remove(oldest)
 		delete(c.entries, oldest.Value.(*cacheEntry).key)
 	}
-	c.entries[key] = c.order.PushFront(&cacheEntry{key: key, expiresUnix: expiresUnix, identity: identity})
+	entry := &cacheEntry{key: key, expiresUnix: expiresUnix, result: result}
+	c.entries[key] = c.order.PushFront(entry)
 }
 
 // purge drops every entry, for example after the JWKS changed and a key

@@ -103,3 +103,25 @@ func BenchmarkIdentifyUncachedToken(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdentifyCachedTokenParallel measures cache hits from every
+// core at once, where the cache mutex is contended.
+func BenchmarkIdentifyCachedTokenParallel(b *testing.B) {
+	keys := loadTestKeys(b)
+	resolver := newTestResolver(b, Config{Sources: []string{SourceJWT}}, keys.rsa)
+	input := &Input{Headers: bearer(sign(b, keys.rsa, testClaims())), PathProjectID: ExampleProjectID}
+	ctx := context.Background()
+	if _, err := resolver.Identify(ctx, input); err != nil {
+		b.Fatal(err)
+	}
+
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := resolver.Identify(ctx, input); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -127,39 +127,46 @@ func (k *keySet) keys(kid string) []jose.JSONWebKey {
 }
 
 // refreshForUnknownKey fetches the JWKS again unless the last fetch was less
-// than MinRefreshInterval ago. It reports whether it fetched.
+// than MinRefreshInterval ago. It reports whether it fetched a key set.
 func (k *keySet) refreshForUnknownKey(ctx context.Context, kid string) bool {
-	k.fetchMu.Lock()
-	recent := k.now().Sub(k.lastFetch) < k.conf.MinRefreshInterval
-	k.fetchMu.Unlock()
-	if recent {
-		return false
-	}
 	ctx, cancel := context.WithTimeout(ctx, k.conf.FetchTimeout)
 	defer cancel()
-	if err := k.refresh(ctx); err != nil {
+	fetched, err := k.refreshAfter(ctx, k.conf.MinRefreshInterval)
+	if err != nil {
 		k.logger.Warn("JWKS refresh for an unknown key id failed", "source", k.source(), "kid", kid, "error", err)
 		return false
 	}
-	return true
+	return fetched
 }
 
 // refresh fetches and parses the JWKS and swaps it in when it changed.
 func (k *keySet) refresh(ctx context.Context) error {
+	_, err := k.refreshAfter(ctx, 0)
+	return err
+}
+
+// refreshAfter is refresh, skipped when the last fetch started less than
+// minInterval ago. The check runs under fetchMu, so concurrent callers
+// cause one fetch. It reports whether it fetched.
+func (k *keySet) refreshAfter(ctx context.Context, minInterval time.Duration) (bool, error) {
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
-	k.lastFetch = k.now()
+	now := k.now()
+	if !k.lastFetch.IsZero() && now.Sub(k.lastFetch) < minInterval {
+		return false, nil
+	}
+	k.lastFetch = now
 
 	raw, err := k.fetch(ctx)
 	if err != nil {
-		return err
+		return true, err
 	}
 	if k.current.Load() != nil && bytes.Equal(raw, k.raw) {
-		return nil
+		return true, nil
 	}
 	set, skipped, err := parseJWKS(raw)
 	if err != nil {
-		return fmt.Errorf("invalid JWKS from %s: %w", k.source(), err)
+		return true, fmt.Errorf("invalid JWKS from %s: %w", k.source(), err)
 	}
 	for _, reason := range skipped {
 		k.logger.Warn("JWKS key skipped", "source", k.source(), "reason", reason)
@@ -172,7 +179,7 @@ func (k *keySet) refresh(ctx context.Context) error {
 		k.changed()
 	}
 	k.logger.Info("JWKS loaded", "source", k.source(), "keys", len(set.Keys))
-	return nil
+	return true, nil
 }
 
 func (k *keySet) fetch(ctx context.Context) ([]byte, error) {

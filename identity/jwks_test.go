@@ -65,7 +65,7 @@ func TestTokenCacheHit(t *testing.T) {
 func TestTokenCacheEviction(t *testing.T) {
 	cache := newTokenCache(2)
 	for i := range 3 {
-		cache.put(hashToken(string(rune('a'+i))), 100, tokenIdentity{authTime: int64(i)})
+		cache.put(hashToken(string(rune('a'+i))), 100, verification{identity: tokenIdentity{authTime: int64(i)}})
 	}
 	if _, ok := cache.get(hashToken("a"), 0); ok {
 		t.Error("get(a) hit, want the oldest entry evicted")
@@ -78,7 +78,7 @@ func TestTokenCacheEviction(t *testing.T) {
 	}
 
 	disabled := newTokenCache(0)
-	disabled.put(hashToken("a"), 100, tokenIdentity{})
+	disabled.put(hashToken("a"), 100, verification{})
 	if _, ok := disabled.get(hashToken("a"), 0); ok {
 		t.Error("disabled cache hit, want a miss")
 	}
@@ -215,5 +215,78 @@ func TestParseJWKS(t *testing.T) {
 				t.Errorf("parseJWKS() keys = %d, want %d", len(set.Keys), tt.keys)
 			}
 		})
+	}
+}
+
+func TestJWKSBackgroundRefresh(t *testing.T) {
+	keys := loadTestKeys(t)
+	path := writeJWKS(t, "", keys.ec)
+	conf := Config{Sources: []string{SourceJWT}}
+	conf.JWT.JWKSFile = path
+	conf.JWT.RefreshInterval = 10 * time.Millisecond
+	// With the fixed clock an unknown kid never triggers a fetch, so only
+	// the background refresh can pick up the new key.
+	conf.JWT.MinRefreshInterval = time.Hour
+	conf.SetDefaults()
+	resolver, err := New(conf, WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resolver.Close()
+
+	writeJWKS(t, path, keys.rsa)
+	input := &Input{Headers: bearer(sign(t, keys.rsa, testClaims()))}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := resolver.Identify(context.Background(), input)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Identify() still fails 5s after the JWKS file changed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	resolver.Close()
+	resolver.Close()
+}
+
+func TestRejectedTokenCache(t *testing.T) {
+	keys := loadTestKeys(t)
+	resolver := newTestResolver(t, Config{Sources: []string{SourceJWT}}, keys.rsa)
+	notYetValid := testClaims()
+	notYetValid["nbf"] = testNow.Add(time.Hour).Unix()
+	tests := []struct {
+		name   string
+		token  string
+		cached bool
+	}{
+		{name: "bad signature", token: sign(t, keys.rsaOther, testClaims()), cached: true},
+		{name: "garbage", token: "a.b.c", cached: true},
+		{name: "not yet valid", token: sign(t, keys.rsa, notYetValid), cached: false},
+		{name: "unknown kid", token: sign(t, keys.ec, testClaims()), cached: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			input := &Input{Headers: bearer(tt.token)}
+			first, err := resolver.Identify(context.Background(), input)
+			if !errors.Is(err, ErrUnauthenticated) {
+				t.Fatalf("first Identify() = %+v, %v, want ErrUnauthenticated", first, err)
+			}
+			_, cached := resolver.rejected.get(hashToken(tt.token), testNow.Unix())
+			if cached != tt.cached {
+				t.Fatalf("rejection cached = %v, want %v", cached, tt.cached)
+			}
+			_, again := resolver.Identify(context.Background(), input)
+			if again == nil || again.Error() != err.Error() {
+				t.Errorf("second Identify() error = %v, want the same error %v", again, err)
+			}
+		})
+	}
+
+	resolver.purgeCaches()
+	if got := resolver.rejected.len(); got != 0 {
+		t.Errorf("rejected cache length after purge = %d, want 0", got)
 	}
 }

@@ -18,6 +18,9 @@ var (
 	errMalformedToken      = errors.New("malformed token")
 	errUnknownKey          = errors.New("unknown key id")
 	errBadSignature        = errors.New("signature verification failed")
+	// errNotYetValid marks a token that a later request may accept, so its
+	// rejection is not cached.
+	errNotYetValid = errors.New("token not valid yet")
 )
 
 // bearerToken finds the token in the configured headers. found is false when
@@ -134,9 +137,9 @@ func describeClaimError(err error, claims *jwt.Claims) error {
 	case errors.Is(err, jwt.ErrExpired):
 		return fmt.Errorf("token expired at %s", claims.Expiry.Time().UTC().Format("2006-01-02T15:04:05Z"))
 	case errors.Is(err, jwt.ErrNotValidYet):
-		return fmt.Errorf("token not valid before %s", claims.NotBefore.Time().UTC().Format("2006-01-02T15:04:05Z"))
+		return fmt.Errorf("%w: not before %s", errNotYetValid, claims.NotBefore.Time().UTC().Format("2006-01-02T15:04:05Z"))
 	case errors.Is(err, jwt.ErrIssuedInTheFuture):
-		return errors.New("token issued in the future (iat)")
+		return fmt.Errorf("%w: issued in the future (iat)", errNotYetValid)
 	case errors.Is(err, jwt.ErrInvalidIssuer):
 		return fmt.Errorf("invalid issuer %q", claims.Issuer)
 	case errors.Is(err, jwt.ErrInvalidAudience):

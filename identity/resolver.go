@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,9 +23,19 @@ type Resolver struct {
 	logger     *slog.Logger
 	keys       *keySet
 	cache      *tokenCache
+	rejected   *tokenCache
 	algorithms []jose.SignatureAlgorithm
 	sources    []source
 }
+
+// The rejected-token cache bounds the work a client can cause by repeating
+// an invalid token. It is small because a well-behaved client does not
+// repeat a rejected token, and its entries expire after a minute because
+// they only save work.
+const (
+	rejectedCacheSize  = 1024
+	rejectedTTLSeconds = 60
+)
 
 // source tries one identity source. found is false when the request carries
 // no credential for it, and then the next source is tried.
@@ -70,10 +81,11 @@ func New(conf Config, opts ...Option) (*Resolver, error) {
 		opt(&o)
 	}
 	r := &Resolver{
-		conf:   conf,
-		now:    o.now,
-		logger: o.logger,
-		cache:  newTokenCache(conf.JWT.CacheSize),
+		conf:     conf,
+		now:      o.now,
+		logger:   o.logger,
+		cache:    newTokenCache(conf.JWT.CacheSize),
+		rejected: newTokenCache(rejectedCacheSize),
 	}
 	for _, alg := range conf.JWT.Algorithms {
 		r.algorithms = append(r.algorithms, jose.SignatureAlgorithm(alg))
@@ -83,7 +95,7 @@ func New(conf Config, opts ...Option) (*Resolver, error) {
 		switch name {
 		case SourceJWT:
 			ctx, cancel := context.WithTimeout(context.Background(), conf.JWT.FetchTimeout)
-			keys, err := newKeySet(ctx, conf.JWT, o.client, o.logger, o.now, r.cache.purge)
+			keys, err := newKeySet(ctx, conf.JWT, o.client, o.logger, o.now, r.purgeCaches)
 			cancel()
 			if err != nil {
 				r.Close()
@@ -152,15 +164,33 @@ func (r *Resolver) identifyJWT(ctx context.Context, in *Input) (evaluator.Princi
 
 	nowUnix := r.now().Unix()
 	key := hashToken(token)
-	if identity, ok := r.cache.get(key, nowUnix); ok {
-		return identity.principalAt(nowUnix), true, nil
+	if cached, ok := r.cache.get(key, nowUnix); ok {
+		return cached.identity.principalAt(nowUnix), true, nil
 	}
+	if cached, ok := r.rejected.get(key, nowUnix); ok {
+		return evaluator.Principal{}, true, fmt.Errorf("header %s: %w", header, cached.err)
+	}
+
 	identity, expires, err := r.verifyToken(ctx, token)
 	if err != nil {
+		// A rejection that cannot change for the same keys is cached, so a
+		// client repeating a bad token does not cost a signature check on
+		// every request.
+		if !errors.Is(err, errUnknownKey) && !errors.Is(err, errNotYetValid) {
+			r.rejected.put(key, nowUnix+rejectedTTLSeconds, verification{err: err})
+		}
 		return evaluator.Principal{}, true, fmt.Errorf("header %s: %w", header, err)
 	}
-	r.cache.put(key, expires, identity)
+	r.cache.put(key, expires, verification{identity: identity})
 	return identity.principalAt(nowUnix), true, nil
+}
+
+// purgeCaches drops every cached verification result after the JWKS
+// changed: a removed key must stop validating tokens, and a new key may
+// validate tokens rejected before.
+func (r *Resolver) purgeCaches() {
+	r.cache.purge()
+	r.rejected.purge()
 }
 
 // identifyJWTAuthn maps the payload that Envoy's jwt_authn filter verified.

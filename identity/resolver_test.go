@@ -71,7 +71,7 @@ func TestIdentifyJWT(t *testing.T) {
 		{
 			name:    "not yet valid",
 			headers: bearer(sign(t, keys.rsa, with(func(c map[string]any) { c["nbf"] = testNow.Add(5 * time.Minute).Unix() }))),
-			wantErr: ErrUnauthenticated, errText: "not valid before",
+			wantErr: ErrUnauthenticated, errText: "token not valid yet: not before 2026-12-04T12:05:00Z",
 		},
 		{
 			name:    "issued in future",

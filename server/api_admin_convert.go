@@ -12,8 +12,8 @@ import (
 )
 
 // Conversions between the admin API's messages and store objects. A
-// FromProto function rejects a missing message with INVALID_ARGUMENT; field
-// checks happen in adminService.validate.
+// FromProto function rejects a missing message with INVALID_ARGUMENT. The
+// fields are checked later, in adminService.validate.
 
 func missingMessage(field string) error {
 	return status.Errorf(codes.InvalidArgument, "invalid request: %s: missing", field)

@@ -48,7 +48,8 @@ func (s *adminService) ListPolicies(ctx context.Context, req *ecsauthzv1.ListPol
 	return resp, nil
 }
 
-// DeletePolicy deletes a policy.
+// DeletePolicy deletes a policy. It fails with FAILED_PRECONDITION while a
+// grant names the policy.
 func (s *adminService) DeletePolicy(ctx context.Context, req *ecsauthzv1.DeletePolicyRequest) (*ecsauthzv1.DeletePolicyResponse, error) {
 	if err := s.delete(ctx, store.KindPolicy, req.GetName(), req.GetExpectedVersion()); err != nil {
 		return nil, err
@@ -92,7 +93,8 @@ func (s *adminService) ListUsers(ctx context.Context, req *ecsauthzv1.ListUsersR
 	return resp, nil
 }
 
-// DeleteUser deletes a user.
+// DeleteUser deletes a user. The store also deletes its memberships and
+// grants.
 func (s *adminService) DeleteUser(ctx context.Context, req *ecsauthzv1.DeleteUserRequest) (*ecsauthzv1.DeleteUserResponse, error) {
 	if err := s.delete(ctx, store.KindUser, req.GetId(), req.GetExpectedVersion()); err != nil {
 		return nil, err
@@ -136,7 +138,8 @@ func (s *adminService) ListGroups(ctx context.Context, req *ecsauthzv1.ListGroup
 	return resp, nil
 }
 
-// DeleteGroup deletes a group.
+// DeleteGroup deletes a group. The store also deletes its memberships and
+// grants.
 func (s *adminService) DeleteGroup(ctx context.Context, req *ecsauthzv1.DeleteGroupRequest) (*ecsauthzv1.DeleteGroupResponse, error) {
 	if err := s.delete(ctx, store.KindGroup, req.GetId(), req.GetExpectedVersion()); err != nil {
 		return nil, err

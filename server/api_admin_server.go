@@ -13,12 +13,15 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	ecsauthzv1 "github.com/ecsauthz/ecsauthz/proto/gen/ecsauthz/v1"
@@ -95,8 +98,8 @@ func isLoopbackHost(host string) bool {
 }
 
 // Credentials reads the files that c names and returns the bearer token
-// and the server TLS configuration; each is empty or nil when not
-// configured.
+// and the server TLS configuration. The token is empty and the
+// configuration nil when c does not configure them.
 func (c *AdminConf) Credentials() (string, *tls.Config, error) {
 	token := ""
 	if c.BearerTokenFile != "" {
@@ -141,8 +144,8 @@ func (c *AdminConf) Credentials() (string, *tls.Config, error) {
 // AdminOptions are the components behind the PolicyAdminService.
 type AdminOptions struct {
 	// Store is the policy store. Only a backend that implements
-	// [store.Writer] (PostgreSQL, etcd) accepts calls; with any other every
-	// call fails with FAILED_PRECONDITION. Required.
+	// [store.Writer] (PostgreSQL, etcd) accepts calls. With any other
+	// backend every call fails with FAILED_PRECONDITION. Required.
 	Store store.Store
 	// ValidatePolicy checks a policy document before it is written and
 	// returns every problem, normally evaluator.ValidatePolicy with the
@@ -159,8 +162,8 @@ type AdminOptions struct {
 	Logger *slog.Logger
 }
 
-// NewAdminServer returns a gRPC server with the PolicyAdminService
-// registered behind an authentication interceptor. The caller serves it on
+// NewAdminServer returns a gRPC server with the PolicyAdminService and
+// server reflection registered behind an authentication interceptor. The caller serves it on
 // its own listener and stops it. extra options are appended, for example
 // interceptors for logging and metrics, which run after authentication.
 func NewAdminServer(opts AdminOptions, extra ...grpc.ServerOption) (*grpc.Server, error) {
@@ -183,7 +186,7 @@ func NewAdminServer(opts AdminOptions, extra ...grpc.ServerOption) (*grpc.Server
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	auth := &adminAuthenticator{mtls: mtls}
+	auth := &adminAuthenticator{mtls: mtls, logger: logger}
 	if opts.BearerToken != "" {
 		sum := sha256.Sum256([]byte(opts.BearerToken))
 		auth.tokenHash = sum[:]
@@ -204,6 +207,9 @@ func NewAdminServer(opts AdminOptions, extra ...grpc.ServerOption) (*grpc.Server
 		validatePolicy: opts.ValidatePolicy,
 		logger:         logger,
 	})
+	// Reflection lets grpcurl describe the service. Its stream passes the
+	// same authentication interceptor as every other call.
+	reflection.Register(s)
 	return s, nil
 }
 
@@ -211,25 +217,50 @@ func NewAdminServer(opts AdminOptions, extra ...grpc.ServerOption) (*grpc.Server
 // the configured bearer token and rejects every other call with
 // UNAUTHENTICATED.
 type adminAuthenticator struct {
-	mtls bool
+	mtls   bool
+	logger *slog.Logger
+	// lastLog is the Unix time in seconds of the last rejection logged, and
+	// suppressed counts the rejections not logged since then.
+	lastLog    atomic.Int64
+	suppressed atomic.Int64
 	// tokenHash is the SHA-256 of the bearer token, nil without one. Hashes
 	// are compared so that the comparison takes the same time whatever the
 	// length of the presented token.
 	tokenHash []byte
 }
 
-func (a *adminAuthenticator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (a *adminAuthenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if err := a.authenticate(ctx); err != nil {
+		a.logRejection(ctx, info.FullMethod)
 		return nil, err
 	}
 	return handler(ctx, req)
 }
 
-func (a *adminAuthenticator) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (a *adminAuthenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if err := a.authenticate(ss.Context()); err != nil {
+		a.logRejection(ss.Context(), info.FullMethod)
 		return err
 	}
 	return handler(srv, ss)
+}
+
+// logRejection logs a rejected call at Warn level, at most once per second,
+// with the number of rejections left out since the previous record.
+func (a *adminAuthenticator) logRejection(ctx context.Context, method string) {
+	now := time.Now().Unix()
+	last := a.lastLog.Load()
+	if now <= last || !a.lastLog.CompareAndSwap(last, now) {
+		a.suppressed.Add(1)
+		return
+	}
+	peerAddr := ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		peerAddr = p.Addr.String()
+	}
+	a.logger.LogAttrs(ctx, slog.LevelWarn, "admin call rejected: no valid credentials",
+		slog.String("method", method), slog.String("peer", peerAddr),
+		slog.Int64("suppressed", a.suppressed.Swap(0)))
 }
 
 var errAdminUnauthenticated = status.Error(codes.Unauthenticated,

@@ -23,8 +23,7 @@ const (
 	// request. It matches Huawei IAM's limit of 100 actions per statement.
 	MaxAPIActions = 100
 	// MaxAPIBatchItems is the maximum number of checks in one BatchCheck
-	// request. It bounds the work of one call; a console page needs far
-	// fewer.
+	// request. It bounds the work of one call.
 	MaxAPIBatchItems = 100
 )
 
@@ -179,7 +178,8 @@ func (a *API) checkHTTPRequest(ctx context.Context, req *ecsauthzv1.CheckHttpReq
 
 // setHTTPPrincipal applies the request's principal to in. A token replaces
 // any authorization header. A user id is looked up in the store and skips
-// identity resolution.
+// identity resolution. Its project, for g:ProjectId conditions, is the
+// project of the request path.
 func (a *API) setHTTPPrincipal(p *ecsauthzv1.Principal, headers apiHeaders, in *HTTPCheck) error {
 	switch id := p.GetIdentity().(type) {
 	case nil:
@@ -189,6 +189,10 @@ func (a *API) setHTTPPrincipal(p *ecsauthzv1.Principal, headers apiHeaders, in *
 		return nil
 	case *ecsauthzv1.Principal_UserId:
 		principal := a.userPrincipal(id.UserId, nil)
+		var res catalog.Resolution
+		if a.catalog.Resolve(&catalog.Request{Method: in.Method, Target: in.Target, Body: in.Body, BodyTruncated: in.BodyTruncated}, &res) == nil {
+			principal.ProjectID = res.ProjectID
+		}
 		in.Principal = &principal
 		return nil
 	default:
@@ -201,7 +205,7 @@ func (a *API) setHTTPPrincipal(p *ecsauthzv1.Principal, headers apiHeaders, in *
 func (a *API) BatchCheck(ctx context.Context, req *ecsauthzv1.BatchCheckRequest) (*ecsauthzv1.BatchCheckResponse, error) {
 	items := req.GetItems()
 	if len(items) > MaxAPIBatchItems {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid request: items: %d items exceed the maximum of %d; split the batch", len(items), MaxAPIBatchItems)
+		return nil, status.Errorf(codes.InvalidArgument, "invalid request: items: %d items exceed the maximum of %d, split them into several calls", len(items), MaxAPIBatchItems)
 	}
 
 	resp := &ecsauthzv1.BatchCheckResponse{Results: make([]*ecsauthzv1.BatchCheckResult, len(items))}
@@ -300,7 +304,7 @@ func (a *API) ListAllowedApis(ctx context.Context, req *ecsauthzv1.ListAllowedAp
 	}
 	engine, ok := a.policies()
 	if !ok || engine == nil {
-		return nil, status.Error(codes.Unavailable, "no usable policy snapshot is loaded; retry later")
+		return nil, status.Error(codes.Unavailable, "no usable policy snapshot is loaded, retry later")
 	}
 
 	evaluation := evaluator.Request{

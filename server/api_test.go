@@ -36,6 +36,17 @@ type apiTestEnv struct {
 
 func startAPI(t *testing.T) *apiTestEnv {
 	t.Helper()
+	api, data := newTestAPI(t)
+	s := grpc.NewServer()
+	api.Register(s)
+	conn := serveLoopback(t, s)
+	return &apiTestEnv{client: ecsauthzv1.NewAuthorizationServiceClient(conn), data: data}
+}
+
+// newTestAPI returns an API over the built-in catalog, the example policy
+// store and the example JWKS.
+func newTestAPI(t *testing.T) (*API, *evaluator.Data) {
+	t.Helper()
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatalf("catalog.Load: %v", err)
@@ -78,11 +89,7 @@ func startAPI(t *testing.T) *apiTestEnv {
 	if err != nil {
 		t.Fatalf("NewAPI: %v", err)
 	}
-
-	s := grpc.NewServer()
-	api.Register(s)
-	conn := serveLoopback(t, s)
-	return &apiTestEnv{client: ecsauthzv1.NewAuthorizationServiceClient(conn), data: snap.Data}
+	return api, snap.Data
 }
 
 // serveLoopback serves s on a free 127.0.0.1 port and returns a client

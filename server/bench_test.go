@@ -5,8 +5,11 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ecsauthz/ecsauthz/evaluator"
@@ -101,5 +104,65 @@ func BenchmarkAuthorizationCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkGRPCCheck measures one Check call through the whole server over
+// a loopback TCP connection: client and server gRPC stacks, the
+// interceptor chain (recovery, access log, metrics) and the handler.
+func BenchmarkGRPCCheck(b *testing.B) {
+	offline := benchOffline(b)
+	conf := &Config{}
+	conf.GRPC.Address = freeAddress(b)
+	conf.HTTP.Address = freeAddress(b)
+	conf.Store.Dir = "../examples/policies"
+	conf.SetDefaults()
+	srv, err := New(Options{Config: conf, Checker: offline.Checker, Readiness: readyAlways{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	b.Cleanup(func() {
+		stop()
+		<-done
+	})
+
+	conn, err := grpc.NewClient(conf.GRPC.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	req := readBenchRequest(b, "v1-get-allowed-viewer")
+	waitCheck(b, client, req)
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := client.Check(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type readyAlways struct{}
+
+func (readyAlways) Ready() bool { return true }
+func (readyAlways) Detail() any { return nil }
+
+// waitCheck retries a Check until the server accepts connections.
+func waitCheck(b *testing.B, client authv3.AuthorizationClient, req *authv3.CheckRequest) {
+	b.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := client.Check(context.Background(), req)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("server not reachable within 5s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,7 +112,16 @@ type Checker struct {
 	metrics  *checkMetrics
 	ids      *decisionIDs
 	states   sync.Pool
+
+	// unavailable counts policy_unavailable denials since the last warning,
+	// and lastWarning is the Unix time in nanoseconds of that warning.
+	unavailable atomic.Int64
+	lastWarning atomic.Int64
 }
+
+// unavailableWarningInterval is the minimum time between two warnings about
+// checks denied for lack of a usable policy snapshot.
+const unavailableWarningInterval = 10 * time.Second
 
 // checkState contains the per-request values that the pipeline passes by
 // pointer, pooled so that a check allocates none of them.
@@ -225,6 +235,7 @@ func (c *Checker) decide(ctx context.Context, in *HTTPCheck, out *Outcome, state
 	engine, ok := c.policies()
 	if !ok || engine == nil {
 		deny(out, evaluator.ReasonPolicyUnavailable, errPolicyUnavailable)
+		c.warnUnavailable(ctx, state.start)
 		return
 	}
 	state.evaluationInput = evaluator.Request{
@@ -261,6 +272,19 @@ func (c *Checker) identify(ctx context.Context, in *HTTPCheck, out *Outcome, sta
 	}
 	out.Principal = principal
 	return principal, true
+}
+
+// warnUnavailable logs a warning about checks denied with
+// policy_unavailable, at most once per unavailableWarningInterval, with the
+// number of such denials since the previous warning.
+func (c *Checker) warnUnavailable(ctx context.Context, now time.Time) {
+	denied := c.unavailable.Add(1)
+	last := c.lastWarning.Load()
+	if now.UnixNano()-last < int64(unavailableWarningInterval) || !c.lastWarning.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	c.unavailable.Add(-denied)
+	c.logger.WarnContext(ctx, "denying checks: no usable policy snapshot", "denied", denied, "error", errPolicyUnavailable.Error())
 }
 
 var errPolicyUnavailable = errors.New("no usable policy snapshot: not loaded yet or older than the maximum staleness")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -180,10 +181,12 @@ func TestCheckHTTPExpiredContext(t *testing.T) {
 
 func TestCheckHTTPPolicyUnavailable(t *testing.T) {
 	base := testChecker(t, nil)
+	var logs bytes.Buffer
 	checker, err := NewChecker(CheckerOptions{
 		Catalog:  base.catalog,
 		Identity: base.identity,
 		Policies: func() (Decider, bool) { return nil, false },
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +200,15 @@ func TestCheckHTTPPolicyUnavailable(t *testing.T) {
 	}
 	if out.Principal.UserID != "u-0001" {
 		t.Errorf("principal user = %q, want u-0001", out.Principal.UserID)
+	}
+
+	// A second denial within the warning interval logs no second warning.
+	checker.CheckHTTP(context.Background(), in, &out)
+	if n := strings.Count(logs.String(), "denying checks"); n != 1 {
+		t.Errorf("logged %d warnings for two denials within %v, want 1:\n%s", n, unavailableWarningInterval, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("warning not at WARN level:\n%s", logs.String())
 	}
 }
 

@@ -52,6 +52,8 @@ type Config struct {
 	UnknownRouteNotFound bool `yaml:"unknown_route_not_found"`
 	// Catalog selects the route catalog.
 	Catalog CatalogConfig `yaml:"catalog"`
+	// Tracing configures OpenTelemetry tracing. Default off.
+	Tracing TracingConfig `yaml:"tracing"`
 
 	// Store selects and configures the policy store.
 	Store store.Config `yaml:"store"`
@@ -61,6 +63,9 @@ type Config struct {
 	// Identity configures how callers are identified: JWT, jwt_authn
 	// metadata, mTLS principal or a trusted header.
 	Identity identity.Config `yaml:"identity"`
+	// Admin configures the policy administration API on its own listener.
+	// Default disabled.
+	Admin AdminConf `yaml:"admin"`
 }
 
 // GRPCConfig configures the gRPC listener that serves Envoy's Check calls.
@@ -117,6 +122,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Log.Format, DefaultLogFormat)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.Tracing.setDefaults()
 	c.setSectionDefaults()
 }
 
@@ -166,6 +172,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	problems = append(problems, c.Tracing.validate()...)
 	problems = append(problems, c.validateSections()...)
 	sortProblems(problems)
 	return errors.Join(problems...)

@@ -48,6 +48,17 @@ func intSetting(key, usage string, field func(*Config) *int) setting {
 	}}
 }
 
+func floatSetting(key, usage string, field func(*Config) *float64) setting {
+	return setting{key, usage, func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q: use a decimal such as 0.05", v)
+		}
+		*field(c) = f
+		return nil
+	}}
+}
+
 func boolSetting(key, usage string, field func(*Config) *bool) setting {
 	return setting{key, usage, func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -83,6 +94,10 @@ var serverSettings = []setting{
 	stringSetting("log.format", "log format: json or text", func(c *Config) *string { return &c.Log.Format }),
 	durationSetting("shutdown_timeout", "maximum graceful shutdown time", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	boolSetting("unknown_route_not_found", "answer 404 instead of 403 for a request that matches no route", func(c *Config) *bool { return &c.UnknownRouteNotFound }),
+	boolSetting("tracing.enabled", "export OpenTelemetry spans of gRPC calls over OTLP/gRPC", func(c *Config) *bool { return &c.Tracing.Enabled }),
+	stringSetting("tracing.endpoint", "OTLP/gRPC collector host:port", func(c *Config) *string { return &c.Tracing.Endpoint }),
+	boolSetting("tracing.insecure", "send spans to the collector without TLS", func(c *Config) *bool { return &c.Tracing.Insecure }),
+	floatSetting("tracing.sample_ratio", "fraction of calls traced when no sampled parent span is present, 0 to 1", func(c *Config) *float64 { return &c.Tracing.SampleRatio }),
 	stringSetting("catalog.dir", "directory of catalog YAML files replacing the built-in catalog", func(c *Config) *string { return &c.Catalog.Dir }),
 }
 

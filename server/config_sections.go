@@ -22,6 +22,12 @@ var sectionSettings = []setting{
 	stringSetting("identity.jwt.issuer", "required token issuer (iss)", func(c *Config) *string { return &c.Identity.JWT.Issuer }),
 	stringSetting("identity.jwt.audience", "required token audience (aud)", func(c *Config) *string { return &c.Identity.JWT.Audience }),
 	durationSetting("identity.jwt.clock_skew", "tolerated clock difference for exp and nbf", func(c *Config) *time.Duration { return &c.Identity.JWT.ClockSkew }),
+	boolSetting("admin.enabled", "serve the policy administration API", func(c *Config) *bool { return &c.Admin.Enabled }),
+	stringSetting("admin.listen", "policy administration API listen address host:port", func(c *Config) *string { return &c.Admin.Listen }),
+	stringSetting("admin.bearer_token_file", "file containing the bearer token of admin API callers", func(c *Config) *string { return &c.Admin.BearerTokenFile }),
+	stringSetting("admin.tls_cert_file", "admin API server certificate chain (PEM)", func(c *Config) *string { return &c.Admin.TLSCertFile }),
+	stringSetting("admin.tls_key_file", "admin API server private key (PEM)", func(c *Config) *string { return &c.Admin.TLSKeyFile }),
+	stringSetting("admin.client_ca_file", "CA certificates (PEM) that verify admin API client certificates", func(c *Config) *string { return &c.Admin.ClientCAFile }),
 	boolSetting("identity.header.enabled", "trust the identity header source (only behind a proxy that sets it)", func(c *Config) *bool { return &c.Identity.Header.Enabled }),
 }
 
@@ -29,6 +35,7 @@ func (c *Config) setSectionDefaults() {
 	c.Store.SetDefaults()
 	c.Evaluator.SetDefaults()
 	c.Identity.SetDefaults()
+	c.Admin.SetDefaults()
 }
 
 // validateSections returns the problems of every section. Each section
@@ -38,5 +45,6 @@ func (c *Config) validateSections() []error {
 	problems = append(problems, unjoinErrors(c.Store.Validate())...)
 	problems = append(problems, unjoinErrors(c.Evaluator.Validate())...)
 	problems = append(problems, unjoinErrors(c.Identity.Validate())...)
+	problems = append(problems, unjoinErrors(c.Admin.Validate())...)
 	return problems
 }

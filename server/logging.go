@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc/codes"
@@ -66,7 +67,19 @@ func grpcLogLevel(code codes.Code) logging.Level {
 	}
 }
 
-// isLoggedCall leaves health checks out of the access log.
-func isLoggedCall(_ context.Context, call interceptors.CallMeta) bool {
-	return call.Service != healthpb.Health_ServiceDesc.ServiceName
+// accessLogSelector returns the calls that go through the access log
+// interceptor. Health checks never do. Envoy's Check calls do only at Debug
+// level: their handler returns no error, so at a higher level the
+// interceptor would build its fields on every request and log nothing.
+func accessLogSelector(logger *slog.Logger) func(context.Context, interceptors.CallMeta) bool {
+	return func(ctx context.Context, call interceptors.CallMeta) bool {
+		switch call.Service {
+		case healthpb.Health_ServiceDesc.ServiceName:
+			return false
+		case authv3.Authorization_ServiceDesc.ServiceName:
+			return logger.Enabled(ctx, slog.LevelDebug)
+		default:
+			return true
+		}
+	}
 }

@@ -46,6 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry collects every metric served on /metrics. Nil creates one.
 	Registry *prometheus.Registry
+	// Version is the build version, recorded in trace spans.
+	Version string
 	// TrustedHeaders are identity headers a trusted proxy may set, removed
 	// from every allowed request before it reaches the upstream.
 	TrustedHeaders []string
@@ -63,6 +65,7 @@ type Server struct {
 	http      *http.Server
 	metrics   *grpcprom.ServerMetrics
 	extra     []extraServer
+	tracing   *tracing // nil when tracing is off
 }
 
 // New builds a Server. It opens no listener: [Server.Run] does.
@@ -92,7 +95,16 @@ func New(opts Options) (*Server, error) {
 	}
 
 	s.metrics = grpcMetrics
-	s.grpc = grpc.NewServer(s.grpcOptions(grpcMetrics)...)
+	serverOptions := s.grpcOptions(grpcMetrics)
+	if s.conf.Tracing.Enabled {
+		t, err := newTracing(context.Background(), s.conf.Tracing, opts.Version)
+		if err != nil {
+			return nil, err
+		}
+		s.tracing = t
+		serverOptions = append(serverOptions, t.serverOption())
+	}
+	s.grpc = grpc.NewServer(serverOptions...)
 	authv3.RegisterAuthorizationServer(s.grpc, NewAuthorization(opts.Checker, AuthorizationOptions{
 		UnknownRouteNotFound: s.conf.UnknownRouteNotFound,
 		TrustedHeaders:       opts.TrustedHeaders,
@@ -136,7 +148,8 @@ func (s *Server) grpcOptions(metrics *grpcprom.ServerMetrics) []grpc.ServerOptio
 		s.logger.ErrorContext(ctx, "recovered from panic in gRPC handler", "panic", fmt.Sprint(p))
 		return status.Error(codes.Internal, "internal error")
 	}
-	accessLog := logging.UnaryServerInterceptor(grpcLogger(s.logger.With("logger", "grpc")),
+	accessLogger := s.logger.With("logger", "grpc")
+	accessLog := logging.UnaryServerInterceptor(grpcLogger(accessLogger),
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(grpcLogLevel),
 	)
@@ -144,7 +157,7 @@ func (s *Server) grpcOptions(metrics *grpcprom.ServerMetrics) []grpc.ServerOptio
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(onPanic)),
-			selector.UnaryServerInterceptor(accessLog, selector.MatchFunc(isLoggedCall)),
+			selector.UnaryServerInterceptor(accessLog, selector.MatchFunc(accessLogSelector(accessLogger))),
 			metrics.UnaryServerInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
@@ -310,6 +323,11 @@ func (s *Server) shutdown() {
 	if err := s.http.Shutdown(httpCtx); err != nil {
 		s.logger.Warn("HTTP shutdown did not finish in time", "error", err)
 		s.http.Close()
+	}
+	if s.tracing != nil {
+		if err := s.tracing.shutdown(httpCtx); err != nil {
+			s.logger.Warn("failed to flush trace spans", "error", err)
+		}
 	}
 	s.logger.Info("stopped")
 }

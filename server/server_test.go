@@ -23,7 +23,7 @@ func (r *switchReadiness) Ready() bool { return r.ready.Load() }
 func (r *switchReadiness) Detail() any { return map[string]bool{"ready": r.ready.Load()} }
 
 // freeAddress returns a loopback address that was free a moment ago.
-func freeAddress(t *testing.T) string {
+func freeAddress(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

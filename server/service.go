@@ -33,10 +33,11 @@ type Service struct {
 	logger *slog.Logger
 }
 
-// NewService assembles the service described by conf. It opens the policy
+// NewService assembles the service described by conf, with version as the
+// build version. It opens the policy
 // store but loads nothing: [Service.Run] does. Further gRPC services can be
 // registered on Service.Server before Run.
-func NewService(ctx context.Context, conf *Config, logger *slog.Logger) (*Service, error) {
+func NewService(ctx context.Context, conf *Config, version string, logger *slog.Logger) (*Service, error) {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -49,7 +50,9 @@ func NewService(ctx context.Context, conf *Config, logger *slog.Logger) (*Servic
 		return nil, err
 	}
 
-	st, err := store.Open(ctx, conf.Store, store.WithLogger(logger.With("logger", "store")))
+	st, err := store.Open(ctx, conf.Store,
+		store.WithLogger(logger.With("logger", "store")),
+		store.WithValidator(store.LimitsValidator(conf.Evaluator.Limits)))
 	if err != nil {
 		resolver.Close()
 		return nil, fmt.Errorf("failed to open policy store: %w", err)
@@ -87,6 +90,7 @@ func NewService(ctx context.Context, conf *Config, logger *slog.Logger) (*Servic
 		Readiness:      reloaderReadiness{reloader},
 		Logger:         logger,
 		Registry:       registry,
+		Version:        version,
 		TrustedHeaders: trustedHeaders(conf),
 	})
 	if err != nil {
@@ -94,7 +98,51 @@ func NewService(ctx context.Context, conf *Config, logger *slog.Logger) (*Servic
 		return nil, err
 	}
 	svc.Server = srv
+
+	if err := svc.registerAPIs(conf, logger); err != nil {
+		svc.close()
+		return nil, err
+	}
 	return svc, nil
+}
+
+// registerAPIs registers the direct authorization API on the main listener
+// and, when enabled, adds the policy administration API on its own.
+func (s *Service) registerAPIs(conf *Config, logger *slog.Logger) error {
+	api, err := NewAPI(APIOptions{
+		Catalog:   s.Catalog,
+		Identity:  s.Identity,
+		Policies:  currentAPIEngine(s.Policies),
+		Snapshot:  s.Policies.Snapshot,
+		CheckHTTP: s.Checker.CheckHTTP,
+		Region:    conf.Evaluator.Region,
+		Logger:    logger.With("logger", "api"),
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create authorization API: %w", err)
+	}
+	api.Register(s.Server)
+
+	if !conf.Admin.Enabled {
+		return nil
+	}
+	token, tlsConf, err := conf.Admin.Credentials()
+	if err != nil {
+		return fmt.Errorf("failed to load admin API credentials: %w", err)
+	}
+	limits := conf.Evaluator.Limits
+	admin, err := NewAdminServer(AdminOptions{
+		Store:          s.Store,
+		ValidatePolicy: func(name string, doc []byte) error { return evaluator.ValidatePolicy(name, doc, limits) },
+		BearerToken:    token,
+		TLS:            tlsConf,
+		Logger:         logger.With("logger", "admin"),
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create admin API: %w", err)
+	}
+	s.Server.AddGRPCServer("admin API", conf.Admin.Listen, admin)
+	return nil
 }
 
 // Run loads and watches the policy store and serves until ctx is done, then
@@ -181,6 +229,17 @@ func currentEngine(r *store.Reloader[*evaluator.Engine]) func() (Decider, bool) 
 			return nil, false
 		}
 		return engine, ok
+	}
+}
+
+// currentAPIEngine adapts a reloader to [APIOptions.Policies].
+func currentAPIEngine(r *store.Reloader[*evaluator.Engine]) func() (APIDecider, bool) {
+	return func() (APIDecider, bool) {
+		engine, ok := r.Current()
+		if !ok || engine == nil {
+			return nil, false
+		}
+		return engine, true
 	}
 }
 

@@ -39,9 +39,9 @@ type Config struct {
 	Endpoints []string `yaml:"endpoints" json:"endpoints"`
 	// Prefix is the etcd key prefix, ending in "/". Default /ecsauthz/.
 	Prefix string `yaml:"prefix" json:"prefix"`
-	// MaxStaleness is how old the served snapshot may get, counted from the
-	// last time the store confirmed it, before checks are denied with
-	// policy_unavailable. Zero, the default, turns the limit off.
+	// MaxStaleness is the maximum age of the served snapshot, counted from
+	// the last time the store confirmed it. Older snapshots make checks deny
+	// with policy_unavailable. Zero, the default, turns the limit off.
 	MaxStaleness time.Duration `yaml:"max_staleness" json:"max_staleness"`
 	// Debounce is how long a watch waits after a change for further
 	// changes before it reloads. Default 100ms.

@@ -123,10 +123,10 @@ func (s *EtcdStore) List(ctx context.Context, k Kind) ([]Object, error) {
 // Delete removes one object; see [Writer]. Deleting a user or group
 // deletes its memberships and grants in the same transaction.
 //
-// NOTE: the dependents and the grants that name a policy are read before
-// the transaction, so a grant written between that read and the delete
-// survives it and the next load reports it as referring to a missing
-// user or group.
+// NOTE: the dependents, and the grants that name a policy, are read before
+// the transaction. A grant written between that read and the delete
+// survives it, and the next load reports it as naming a missing user or
+// group.
 func (s *EtcdStore) Delete(ctx context.Context, k Kind, key string, ifVersion int64) error {
 	if _, ok := etcdDirs[k]; !ok {
 		return fmt.Errorf("invalid kind %q", k)
@@ -197,7 +197,7 @@ func names(o Object, k Kind, key string) bool {
 }
 
 // Replace makes the prefix hold exactly data. etcd limits the operations
-// of one transaction, so the writes are spread over several; a marker key
+// of one transaction, so the writes are spread over several. A marker key
 // set in the first and deleted in the last makes watchers hold back
 // snapshots until the import is complete. If Replace fails midway, the
 // marker stays and watchers keep their last snapshot until Replace runs

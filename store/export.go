@@ -17,10 +17,10 @@ import (
 
 // WriteDir writes data as a file store into dir, which must be empty or
 // not exist: users.yaml, groups.yaml (groups and memberships), grants.yaml,
-// servers.yaml and one policies/<name>.json per policy. A policy whose
-// name is a safe file name and that has no description is written as the
-// bare IAM document; any other policy uses the wrapper form. Reading dir
-// with [NewFileStore] returns data again.
+// servers.yaml and one policies/<name>.json per policy. A policy with no
+// description and a name that is a safe file name is written as the bare
+// IAM document. Any other policy uses the wrapper form. Reading dir with
+// [NewFileStore] returns data again.
 func WriteDir(dir string, data *evaluator.Data) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("export directory %s is not empty", dir)

@@ -22,6 +22,7 @@ func TestFileStoreLoadsExample(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	d := snap.Data
+
 	if got := len(d.Users); got != 6 {
 		t.Errorf("users = %d, want 6", got)
 	}
@@ -43,11 +44,13 @@ func TestFileStoreLoadsExample(t *testing.T) {
 	if !d.Users[0].Root || d.Users[0].ID != "u-0000" {
 		t.Errorf("first user = %+v, want root u-0000", d.Users[0])
 	}
+
 	wantServer := evaluator.Server{ID: "s-0002", ProjectID: "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
 		EnterpriseProjectID: "ep-dev-0001", Tags: map[string]string{"team": "dev"}}
 	if diff := cmp.Diff(wantServer, d.Servers[1]); diff != "" {
 		t.Errorf("server s-0002 (-want +got):\n%s", diff)
 	}
+
 	wantGrant := evaluator.Grant{Policy: "ECS FullAccess", GroupID: "g-ep-dev",
 		Scope: evaluator.ScopeEnterpriseProject, ScopeID: "ep-dev-0001"}
 	var found bool
@@ -266,4 +269,14 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, b, 0o644)
+}
+
+// writeFileAtomic replaces path by renaming a temporary file over it, as
+// editors and configuration management tools do.
+func writeFileAtomic(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

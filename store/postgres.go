@@ -54,7 +54,7 @@ func (s *PostgresStore) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database responds.
 func (s *PostgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Load reads the whole store in one read-only repeatable-read transaction,

@@ -14,9 +14,9 @@ import (
 
 // ReloaderConfig configures a [Reloader].
 type ReloaderConfig struct {
-	// MaxStaleness is how old the snapshot may get, counted from the last
-	// time the store confirmed it, before [Reloader.Current] reports it
-	// unusable. Zero turns the limit off.
+	// MaxStaleness is the maximum age of the snapshot, counted from the last
+	// time the store confirmed it. [Reloader.Current] reports an older
+	// snapshot unusable. Zero turns the limit off.
 	MaxStaleness time.Duration
 	// SyncInterval is how often the reloader pings the store to confirm the
 	// snapshot. Default [DefaultSyncInterval].
@@ -73,8 +73,9 @@ type Reloader[T any] struct {
 	current  atomic.Pointer[compiled[T]]
 	syncedAt atomic.Int64 // Unix nanoseconds; 0 before the first load
 	// contentOK is true from a successful load until a load, compile or
-	// watch error; unreachable is true from a failed ping until a
-	// successful ping or load. The snapshot is in sync when both allow.
+	// watch error. unreachable is true from a failed ping until a
+	// successful ping or load. The snapshot is in sync when contentOK is
+	// true and unreachable is false.
 	contentOK   atomic.Bool
 	unreachable atomic.Bool
 

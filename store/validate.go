@@ -213,14 +213,29 @@ func membershipSource(sources []string, i int) string {
 // SortData puts every list of d in key order, so that two loads of the same
 // content compare equal whatever the backend.
 func SortData(d *evaluator.Data) {
-	sort.Slice(d.Policies, func(i, j int) bool { return d.Policies[i].Name < d.Policies[j].Name })
-	sort.Slice(d.Users, func(i, j int) bool { return d.Users[i].ID < d.Users[j].ID })
-	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].ID < d.Groups[j].ID })
-	sort.Slice(d.Memberships, func(i, j int) bool {
-		return MembershipKey(d.Memberships[i]) < MembershipKey(d.Memberships[j])
-	})
-	sort.Slice(d.Grants, func(i, j int) bool { return GrantKey(d.Grants[i]) < GrantKey(d.Grants[j]) })
-	sort.Slice(d.Servers, func(i, j int) bool { return d.Servers[i].ID < d.Servers[j].ID })
+	sortByKey(d.Policies, func(p *evaluator.Policy) string { return p.Name })
+	sortByKey(d.Users, func(u *evaluator.User) string { return u.ID })
+	sortByKey(d.Groups, func(g *evaluator.Group) string { return g.ID })
+	sortByKey(d.Memberships, func(m *evaluator.Membership) string { return MembershipKey(*m) })
+	sortByKey(d.Grants, func(g *evaluator.Grant) string { return GrantKey(*g) })
+	sortByKey(d.Servers, func(s *evaluator.Server) string { return s.ID })
+}
+
+// sortByKey sorts list by key, computing each key once: building grant
+// keys inside the comparison would dominate the load of a large store.
+func sortByKey[T any](list []T, key func(*T) string) {
+	keys := make([]string, len(list))
+	order := make([]int, len(list))
+	for i := range list {
+		keys[i] = key(&list[i])
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	sorted := make([]T, len(list))
+	for i, j := range order {
+		sorted[i] = list[j]
+	}
+	copy(list, sorted)
 }
 
 // compactJSON returns doc without insignificant white space, or doc itself

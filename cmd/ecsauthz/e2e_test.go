@@ -84,6 +84,22 @@ func TestEndToEnd(t *testing.T) {
 		compareGolden(t, "invalid-utf8-header", resp)
 	})
 
+	t.Run("services-serving", func(t *testing.T) {
+		health := healthpb.NewHealthClient(conn)
+		for _, service := range []string{"", "envoy.service.auth.v3.Authorization", "ecsauthz.v1.AuthorizationService"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+			cancel()
+			if err != nil {
+				t.Errorf("health of %q: %v", service, err)
+				continue
+			}
+			if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				t.Errorf("health of %q = %v, want SERVING", service, resp.GetStatus())
+			}
+		}
+	})
+
 	t.Run("http-endpoints", func(t *testing.T) {
 		for _, tc := range []struct {
 			path       string

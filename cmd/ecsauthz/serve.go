@@ -44,12 +44,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 
 	logger.Info("starting", "version", buildVersion(), "store_backend", conf.Store.Backend)
-	svc, err := server.NewService(ctx, conf, logger)
+	svc, err := server.NewService(ctx, conf, buildVersion(), logger)
 	if err != nil {
-		logger.Error("failed to start", "error", err)
-		return 1
-	}
-	if err := registerServices(svc, conf, logger); err != nil {
 		logger.Error("failed to start", "error", err)
 		return 1
 	}

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ecsauthz/ecsauthz/server"
 )
 
 const (
@@ -34,10 +36,10 @@ const (
 	authzAddress = "127.0.0.1"
 	authzPort    = 9191
 
-	// serverMaxRecvMsgBytes is the gRPC receive limit of ecsauthz (8 MiB by
-	// default). Envoy's max_request_bytes must stay below it, because a
-	// larger CheckRequest fails with RESOURCE_EXHAUSTED instead of a decision.
-	serverMaxRecvMsgBytes = 8 << 20
+	// serverMaxRecvMsgBytes is the default gRPC receive limit of ecsauthz.
+	// Envoy's max_request_bytes must stay below it, because a larger
+	// CheckRequest fails with RESOURCE_EXHAUSTED instead of a decision.
+	serverMaxRecvMsgBytes = server.DefaultMaxRecvMsgBytes
 )
 
 // The typed_config messages of envoy.yaml resolve through the protobuf

@@ -237,12 +237,14 @@ func printTargets(w io.Writer, summaries map[key]summary) {
 type decision struct {
 	Name         string `json:"name"`
 	Code         string `json:"code"`
+	HTTPStatus   int    `json:"http_status"`
 	DeniedAction string `json:"denied_action"`
 	Reason       string `json:"reason"`
 }
 
 // printAgreement compares the decisions of ecsauthz and the Rego peer on
-// the same mix: allow or deny, and for a denial the reason and action.
+// the same mix: allow or deny, and for a denial the HTTP status, reason and
+// action.
 func printAgreement(w io.Writer, dir string) error {
 	for _, name := range []string{productName, peerName} {
 		if _, err := os.Stat(filepath.Join(dir, name+".jsonl")); errors.Is(err, fs.ErrNotExist) {
@@ -266,8 +268,9 @@ func printAgreement(w io.Writer, dir string) error {
 			differences = append(differences, name+": missing from the peer")
 		case (p.Code == "OK") != (r.Code == "OK"):
 			differences = append(differences, fmt.Sprintf("%s: ecsauthz %s %s %s, rego %s %s %s", name, p.Code, p.Reason, p.DeniedAction, r.Code, r.Reason, r.DeniedAction))
-		case p.Code != "OK" && (p.Reason != r.Reason || p.DeniedAction != r.DeniedAction):
-			differences = append(differences, fmt.Sprintf("%s: both deny, ecsauthz %s %s, rego %s %s", name, p.Reason, p.DeniedAction, r.Reason, r.DeniedAction))
+		case p.Code != "OK" && (p.Reason != r.Reason || p.DeniedAction != r.DeniedAction || p.HTTPStatus != r.HTTPStatus):
+			differences = append(differences, fmt.Sprintf("%s: both deny, ecsauthz %d %s %s, rego %d %s %s",
+				name, p.HTTPStatus, p.Reason, p.DeniedAction, r.HTTPStatus, r.Reason, r.DeniedAction))
 		}
 	}
 	sort.Strings(differences)

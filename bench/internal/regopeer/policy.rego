@@ -211,12 +211,15 @@ allow := {"allowed": true, "reason": "allowed", "action": "", "user_id": claims.
 
 deny(reason, action) := {"allowed": false, "reason": reason, "action": action}
 
-# A path with an empty, "." or ".." segment is rejected before matching,
-# because a proxy or upstream may normalize it to a different route.
+# A path with an empty, "." or ".." segment (also percent-encoded) or an
+# encoded slash is rejected before matching, because a proxy or upstream
+# may normalize it to a different route.
 invalid_path if {
 	some segment in path_segments
-	segment in {"", ".", ".."}
+	urlquery.decode(segment) in {"", ".", ".."}
 }
+
+invalid_path if contains(lower(target_parts[0]), "%2f")
 
 decision := deny("invalid_path", "") if {
 	invalid_path

@@ -70,15 +70,15 @@ type PolicyAdminServiceClient interface {
 	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*GetPolicyResponse, error)
 	// Lists policies in key order, one page at a time.
 	ListPolicies(ctx context.Context, in *ListPoliciesRequest, opts ...grpc.CallOption) (*ListPoliciesResponse, error)
-	// Deletes a policy.
+	// Deletes a policy. Fails with FAILED_PRECONDITION while a grant names it.
 	DeletePolicy(ctx context.Context, in *DeletePolicyRequest, opts ...grpc.CallOption) (*DeletePolicyResponse, error)
-	// Creates or replaces an user.
+	// Creates or replaces a user.
 	PutUser(ctx context.Context, in *PutUserRequest, opts ...grpc.CallOption) (*PutUserResponse, error)
 	// Returns one user.
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// Lists users in key order, one page at a time.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
-	// Deletes an user.
+	// Deletes a user with its memberships and grants.
 	DeleteUser(ctx context.Context, in *DeleteUserRequest, opts ...grpc.CallOption) (*DeleteUserResponse, error)
 	// Creates or replaces a group.
 	PutGroup(ctx context.Context, in *PutGroupRequest, opts ...grpc.CallOption) (*PutGroupResponse, error)
@@ -86,7 +86,7 @@ type PolicyAdminServiceClient interface {
 	GetGroup(ctx context.Context, in *GetGroupRequest, opts ...grpc.CallOption) (*GetGroupResponse, error)
 	// Lists groups in key order, one page at a time.
 	ListGroups(ctx context.Context, in *ListGroupsRequest, opts ...grpc.CallOption) (*ListGroupsResponse, error)
-	// Deletes a group.
+	// Deletes a group with its memberships and grants.
 	DeleteGroup(ctx context.Context, in *DeleteGroupRequest, opts ...grpc.CallOption) (*DeleteGroupResponse, error)
 	// Creates or replaces a membership.
 	PutMembership(ctx context.Context, in *PutMembershipRequest, opts ...grpc.CallOption) (*PutMembershipResponse, error)
@@ -387,15 +387,15 @@ type PolicyAdminServiceServer interface {
 	GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error)
 	// Lists policies in key order, one page at a time.
 	ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error)
-	// Deletes a policy.
+	// Deletes a policy. Fails with FAILED_PRECONDITION while a grant names it.
 	DeletePolicy(context.Context, *DeletePolicyRequest) (*DeletePolicyResponse, error)
-	// Creates or replaces an user.
+	// Creates or replaces a user.
 	PutUser(context.Context, *PutUserRequest) (*PutUserResponse, error)
 	// Returns one user.
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// Lists users in key order, one page at a time.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
-	// Deletes an user.
+	// Deletes a user with its memberships and grants.
 	DeleteUser(context.Context, *DeleteUserRequest) (*DeleteUserResponse, error)
 	// Creates or replaces a group.
 	PutGroup(context.Context, *PutGroupRequest) (*PutGroupResponse, error)
@@ -403,7 +403,7 @@ type PolicyAdminServiceServer interface {
 	GetGroup(context.Context, *GetGroupRequest) (*GetGroupResponse, error)
 	// Lists groups in key order, one page at a time.
 	ListGroups(context.Context, *ListGroupsRequest) (*ListGroupsResponse, error)
-	// Deletes a group.
+	// Deletes a group with its memberships and grants.
 	DeleteGroup(context.Context, *DeleteGroupRequest) (*DeleteGroupResponse, error)
 	// Creates or replaces a membership.
 	PutMembership(context.Context, *PutMembershipRequest) (*PutMembershipResponse, error)
