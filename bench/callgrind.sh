@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Count the instructions each server executes per check, with valgrind's
-# callgrind tool. Instruction counts do not depend on what else runs on the
-# machine, so they resolve differences smaller than the ~10% noise of timed
-# runs on shared CPUs.
+# callgrind tool. Other work on the machine changes instruction counts far
+# less than timings (only through scheduling and garbage-collection timing),
+# so they resolve differences smaller than the ~10% noise of timed runs on
+# shared CPUs.
 #
 # Usage: bench/callgrind.sh [OUT_DIR]
 #   SERVERS="noop ecsauthz rego"  CHECKS=2000  CONCURRENCY=8
@@ -95,8 +96,8 @@ for name in $SERVERS; do
 	callgrind_control -d "$server_pid" >/dev/null 2>&1
 	stop_server
 
-	# The dump (suffix .1) holds the measured checks. The file written at
-	# exit holds what ran after the dump and is ignored.
+	# The dump (suffix .1) contains the measured checks. The file written at
+	# exit contains what ran after the dump and is ignored.
 	dump=$(ls "$out_dir/$name".*.out.1)
 	instructions=$(sed -n 's/^summary: *\([0-9]*\).*$/\1/p' "$dump")
 	printf '%-10s checks=%-6s instructions=%-14s per_check=%s\n' "$name" "$checks" "$instructions" \

@@ -4,7 +4,7 @@
 # in one run.
 #
 # Usage, from anywhere in the repository:
-#   bench/run.sh                 # full run, about 5 minutes with the defaults
+#   bench/run.sh                 # full run, about 9 minutes with the defaults
 #   ROUNDS=1 DURATION=3s bench/run.sh   # quick look
 #   PROFILE=1 bench/run.sh       # also take CPU and allocation profiles of ecsauthz
 #
@@ -17,14 +17,15 @@
 # bench/results/<UTC time>/, and the table of medians is printed at the end.
 #
 # Settings (environment variables):
-#   ROUNDS=3  LEVELS="8 32 64"  WARMUP=2s  DURATION=8s  CONNS=1
+#   ROUNDS=3  LEVELS="8 32 64"  WARMUP=2s  DURATION=6s  CONNS=1
 #   SERVERS="noop ecsauthz rego"  (a subset skips the others)
 #   SERVER_CPU=0  CLIENT_CPU=1
 #   MIX=<dir of CheckRequest *.json>  default: examples/checkrequests when it
-#       holds request files, else bench/testdata/mix
+#       contains request files, else bench/testdata/mix
 #   ECSAUTHZ_EXTRA_ARGS="..."  more flags for `ecsauthz serve`
 #   PROFILE=0|1  PROFILE_SECONDS=10
 #   SCALE=1|0  also run bench/scale.sh (startup and RSS with a 100,000-grant store)
+#   CALLGRIND=1|0  also run bench/callgrind.sh (instructions per check, needs valgrind)
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +34,7 @@ repo_dir=$(dirname "$bench_dir")
 ROUNDS=${ROUNDS:-3}
 LEVELS=${LEVELS:-"8 32 64"}
 WARMUP=${WARMUP:-2s}
-DURATION=${DURATION:-8s}
+DURATION=${DURATION:-6s}
 CONNS=${CONNS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -42,6 +43,7 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 ECSAUTHZ_EXTRA_ARGS=${ECSAUTHZ_EXTRA_ARGS:-}
 SERVERS=${SERVERS:-"noop ecsauthz rego"}
 SCALE=${SCALE:-1}
+CALLGRIND=${CALLGRIND:-1}
 
 # Loopback ports, away from ecsauthz's defaults (9191, 9192) so a
 # developer's running instance does not collide with the benchmark.
@@ -195,5 +197,14 @@ if [[ $SCALE == 1 && " $SERVERS " == *" ecsauthz "* ]]; then
 fi
 
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/env.txt"
+if [[ $CALLGRIND == 1 ]]; then
+	echo "== instructions per check (bench/callgrind.sh)"
+	SERVERS=$SERVERS "$bench_dir/callgrind.sh" "$out/callgrind"
+fi
+
 echo "== results (medians of $ROUNDS rounds; raw lines in $out/raw.jsonl)"
-"$bin/report" -in "$out/raw.jsonl" -decisions "$out/decisions" | tee "$out/table.md"
+report_args=(-in "$out/raw.jsonl" -decisions "$out/decisions")
+if [[ -f $out/callgrind/summary.txt ]]; then
+	report_args+=(-callgrind "$out/callgrind/summary.txt")
+fi
+"$bin/report" "${report_args[@]}" | tee "$out/table.md"

@@ -35,6 +35,9 @@ fi
 (cd "$repo_dir" && go build -o "$bin/ecsauthz" ./cmd/ecsauthz)
 (cd "$bench_dir" && go build -o "$bin/" ./cmd/genstore ./cmd/startup)
 
+if [[ -n $out_dir ]]; then
+	mkdir -p "$out_dir"
+fi
 store=$(mktemp -d /tmp/ecsauthz-scale.XXXXXX)
 trap 'rm -rf "$store"' EXIT
 # shellcheck disable=SC2086 # GENSTORE_ARGS is a list of flags.

@@ -111,7 +111,8 @@ type Resolution struct {
 	// ServerIDs are the servers the request acts on: the value of the
 	// route's resource parameter when that parameter is "server_id", or the
 	// ids listed in the body (e.g. servers[].id of a batch request). Nil when
-	// the request names no server.
+	// the request names no server. A path parameter value is stored inside
+	// the Resolution, so copy the slice to keep it past the next Resolve.
 	ServerIDs []string
 	serverID  [1]string // backing array of ServerIDs for a path parameter
 	// EnterpriseProjectID is the enterprise project the request targets:

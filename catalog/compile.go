@@ -9,24 +9,9 @@ import (
 // field.
 func (b *builder) compileRoute(p pendingRoute) (*compiledRoute, error) {
 	spec := p.spec
-	if !slices.Contains(knownMethods, spec.Method) {
-		return nil, fmt.Errorf("method: %q is not one of %v", spec.Method, knownMethods)
-	}
-	segments, err := parseTemplate(spec.Path)
+	segments, err := validateRouteSpec(spec)
 	if err != nil {
-		return nil, fmt.Errorf("path: %w", err)
-	}
-	if spec.DescriptionZH == "" {
-		return nil, fmt.Errorf("description_zh: missing")
-	}
-	if spec.DescriptionEN == "" {
-		return nil, fmt.Errorf("description_en: missing")
-	}
-	if err := validateActionList("actions", spec.Actions); err != nil {
 		return nil, err
-	}
-	if len(spec.Actions) == 0 && (spec.Body == nil || len(spec.Body.Keys) == 0) {
-		return nil, fmt.Errorf("actions: missing; only a route whose body rule has keys may list none")
 	}
 
 	compiled := &compiledRoute{segments: segments, paramNames: paramNames(segments), serverIndex: -1}
@@ -51,9 +36,6 @@ func (b *builder) compileRoute(p pendingRoute) (*compiledRoute, error) {
 	}
 	compiled.route = route
 
-	if spec.EnterpriseProjectQuery != "" && !validQueryName(spec.EnterpriseProjectQuery) {
-		return nil, fmt.Errorf("enterprise_project_query: %q is not a valid query parameter name", spec.EnterpriseProjectQuery)
-	}
 	if spec.Body != nil {
 		if compiled.body, err = b.compileBody(route, spec.Body); err != nil {
 			return nil, fmt.Errorf("body: %w", err)
@@ -63,6 +45,34 @@ func (b *builder) compileRoute(p pendingRoute) (*compiledRoute, error) {
 		return nil, fmt.Errorf("instance: a route with instance authorization needs resource_param server_id or body.server_ids")
 	}
 	return compiled, nil
+}
+
+// validateRouteSpec checks the fields of a route entry that need no other
+// entry, and returns the parsed path template.
+func validateRouteSpec(spec routeSpec) ([]segment, error) {
+	if !slices.Contains(knownMethods, spec.Method) {
+		return nil, fmt.Errorf("method: %q is not one of %v", spec.Method, knownMethods)
+	}
+	segments, err := parseTemplate(spec.Path)
+	if err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
+	if spec.DescriptionZH == "" {
+		return nil, fmt.Errorf("description_zh: missing")
+	}
+	if spec.DescriptionEN == "" {
+		return nil, fmt.Errorf("description_en: missing")
+	}
+	if err := validateActionList("actions", spec.Actions); err != nil {
+		return nil, err
+	}
+	if len(spec.Actions) == 0 && (spec.Body == nil || len(spec.Body.Keys) == 0) {
+		return nil, fmt.Errorf("actions: missing, and only a route whose body rule has keys may list none")
+	}
+	if spec.EnterpriseProjectQuery != "" && !validQueryName(spec.EnterpriseProjectQuery) {
+		return nil, fmt.Errorf("enterprise_project_query: %q is not a valid query parameter name", spec.EnterpriseProjectQuery)
+	}
+	return segments, nil
 }
 
 // setParams resolves the project and resource parameters.

@@ -10,12 +10,13 @@ import (
 )
 
 // This file reads request bodies for body rules without building a document
-// tree. validateJSON checks the whole body once: RFC 8259 grammar, valid
-// UTF-8, no duplicate key in any object (keys compared after unescaping, as
-// encoding/json would see them), at most maxBodyDepth levels and nothing
-// after the top-level value. The lookup functions then walk the validated
-// bytes to the few fields a rule reads. Neither step allocates unless a key
-// or a returned string contains an escape.
+// tree. validateJSON checks the whole body once. It requires RFC 8259
+// grammar, valid UTF-8, at most maxBodyDepth levels, nothing after the
+// top-level value and no duplicate key in any object. Keys are compared
+// after unescaping, as encoding/json decodes them. The lookup functions then
+// walk the validated bytes to the few fields a rule reads. Neither step
+// allocates, except for an object with more than maxInlineKeys keys and for
+// a key or returned string that contains an escape.
 
 // jsonSpan is a JSON value inside a body: data[start:end].
 type jsonSpan struct {
@@ -76,11 +77,12 @@ func (v *jsonValidator) skipSpace() {
 	}
 }
 
-func (v *jsonValidator) syntaxError(what string) error {
+// syntaxError describes the byte at v.pos, where expected should be.
+func (v *jsonValidator) syntaxError(expected string) error {
 	if v.pos >= len(v.data) {
-		return fmt.Errorf("unexpected end of JSON input, want %s", what)
+		return fmt.Errorf("unexpected end of JSON input, want %s", expected)
 	}
-	return fmt.Errorf("invalid character %s at offset %d, want %s", quoteByte(v.data[v.pos]), v.pos, what)
+	return fmt.Errorf("invalid character %s at offset %d, want %s", quoteByte(v.data[v.pos]), v.pos, expected)
 }
 
 // value validates the value at v.pos, which sits depth containers deep.

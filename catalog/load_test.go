@@ -274,3 +274,46 @@ func TestLoadErrorIsNotSentinel(t *testing.T) {
 		t.Errorf("LoadFS(malformed YAML) error = %v, want a load error", err)
 	}
 }
+
+func TestOverlapsOfBuiltinCatalog(t *testing.T) {
+	c := mustLoad(t)
+	overlapsFound := c.Overlaps()
+	if len(overlapsFound) == 0 {
+		t.Fatal("Overlaps() = none, want the server-group and per-server pairs")
+	}
+	for _, o := range overlapsFound {
+		if o.Winner == nil {
+			t.Errorf("%s %s and %s: example %s resolves to no route", o.First.Method, o.First.Path, o.Second.Path, o.Example)
+			continue
+		}
+		if o.Winner != o.First && o.Winner != o.Second {
+			t.Errorf("%s %s and %s: example %s resolves to a third route %s", o.First.Method, o.First.Path, o.Second.Path, o.Example, o.Winner.Path)
+		}
+	}
+}
+
+func TestCompareTemplates(t *testing.T) {
+	parse := func(s string) []segment {
+		segments, err := parseTemplate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segments
+	}
+	tests := []struct {
+		a, b string
+		want relationship
+	}{
+		{"/a/{x}", "/a/{y}", equivalent},
+		{"/a/b", "/a/{x}", moreSpecific},
+		{"/a/{x}", "/a/b", moreGeneral},
+		{"/a/b", "/a/c", disjoint},
+		{"/a/b", "/a/b/c", disjoint},
+		{"/a/{x}/c", "/a/b/{y}", overlaps},
+	}
+	for _, tt := range tests {
+		if got := compareTemplates(parse(tt.a), parse(tt.b)); got != tt.want {
+			t.Errorf("compareTemplates(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 // fileSpec is the YAML form of one catalog file:
 //
-//	aliases:                      # optional; other names of an action
+//	aliases:                      # optional: other names of an action
 //	  ecs:cloudServers:create: [ecs:cloudServers:createServers]
 //	routes:
 //	  - method: POST              # GET, POST, PUT, DELETE, PATCH or HEAD

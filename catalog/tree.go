@@ -20,10 +20,11 @@ package catalog
 // server id is never one of the literal names beside it.
 //
 // This rule also settles what a set-inclusion comparison of templates (as in
-// net/http) would report as overlaps: the ECS API has several pairs like the
-// two above, where each template is more specific at a different segment.
-// With reserved literals the only templates that can match the same request
-// are equivalent ones, and those are a load error.
+// net/http, see compareTemplates) reports as overlaps: the ECS API has
+// several pairs like the two above, where each template is more specific at
+// a different segment. [Catalog.Overlaps] lists them for review. With
+// reserved literals the only templates that can match the same request are
+// equivalent ones, and those are a load error.
 //
 // The walk reads segments from the canonical path by index and records
 // parameter values as substrings of it, so a match allocates nothing. Its

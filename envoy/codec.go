@@ -1,12 +1,14 @@
 package envoy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -17,7 +19,7 @@ import (
 
 // Codec is a gRPC codec that decodes every CheckRequest, even one that the
 // standard proto codec rejects. Envoy sends header values and the body as
-// proto3 strings, and protobuf-go refuses a string field that holds invalid
+// proto3 strings, and protobuf-go rejects a string field that holds invalid
 // UTF-8, so grpc-go would reject such a request with an error status before
 // the handler runs. An error counts as a failure in Envoy, and
 // failure_mode_allow: true would then let the request through.
@@ -25,7 +27,7 @@ import (
 // When the standard decoding of a CheckRequest fails, Codec replaces each
 // invalid UTF-8 sequence in a string field with U+FFFD, keeps every other
 // field, and marks the message so that [ParseCheckRequest] rejects it and
-// the handler answers with a deny. Bytes that are not a protobuf message at
+// the handler responds with a deny. Bytes that are not a protobuf message at
 // all yield an empty, marked CheckRequest. Every other message type is
 // handled by the standard proto codec.
 //
@@ -53,8 +55,13 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes data into v. For a CheckRequest it never returns an
-// error. See [Codec] for how it handles undecodable input.
+// error. See [Codec] for how it handles undecodable input. A
+// [RawCheckRequest] receives a copy of the bytes.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if raw, ok := v.(*RawCheckRequest); ok {
+		raw.Wire = data.Materialize()
+		return nil
+	}
 	req, ok := v.(*authv3.CheckRequest)
 	if !ok {
 		return encoding.GetCodecV2(grpcproto.Name).Unmarshal(data, v)
@@ -185,4 +192,52 @@ func joinPath(parent, name string) string {
 		return name
 	}
 	return fmt.Sprintf("%s.%s", parent, name)
+}
+
+// RawCheckRequest is a CheckRequest left in wire form, for
+// [ParseCheckRequestWire]. Only [Codec] can decode into it: it copies the
+// bytes, because grpc-go reuses the receive buffer after decoding.
+type RawCheckRequest struct {
+	Wire []byte
+}
+
+// RawAuthorizationServer is an Envoy Authorization service that parses the
+// CheckRequest itself, with [ParseCheckRequestWire].
+type RawAuthorizationServer interface {
+	Check(ctx context.Context, req *RawCheckRequest) (*authv3.CheckResponse, error)
+}
+
+// RegisterRawAuthorizationServer registers srv as envoy.service.auth.v3.
+// Authorization on s. The service is the same on the wire as the generated
+// one, so Envoy and gRPC reflection see no difference. The server must use
+// [Codec], because the standard codec cannot decode into a RawCheckRequest.
+func RegisterRawAuthorizationServer(s grpc.ServiceRegistrar, srv RawAuthorizationServer) {
+	s.RegisterService(&rawAuthorizationServiceDesc, srv)
+}
+
+var rawAuthorizationServiceDesc = grpc.ServiceDesc{
+	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
+	HandlerType: (*RawAuthorizationServer)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "Check",
+		Handler:    rawCheckHandler,
+	}},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: authv3.Authorization_ServiceDesc.Metadata,
+}
+
+func rawCheckHandler(srv any, ctx context.Context, decode func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	req := &RawCheckRequest{}
+	if err := decode(req); err != nil {
+		return nil, err
+	}
+	server := srv.(RawAuthorizationServer)
+	if interceptor == nil {
+		return server.Check(ctx, req)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
+	handler := func(ctx context.Context, req any) (any, error) {
+		return server.Check(ctx, req.(*RawCheckRequest))
+	}
+	return interceptor(ctx, req, info, handler)
 }

@@ -3,11 +3,16 @@
 // The request side, [ParseCheckRequest], reads a CheckRequest through the
 // nil-safe generated getters into a transport-neutral [Request]. Any missing
 // or malformed part becomes an error wrapping [ErrInvalidRequest], which the
-// caller turns into a deny, never a panic. The response side, [Responder],
-// turns a [Result] into a CheckResponse: status OK with upstream headers for
-// an allow, or a non-OK status with a denied_response for every deny. [Codec]
-// lets a gRPC server respond to CheckRequests that the standard codec
-// cannot decode.
+// caller turns into a deny, never a panic. [ParseCheckRequestWire] gives the
+// same result straight from the wire bytes, without decoding the whole
+// message.
+//
+// The response side, [Responder], turns a [Result] into a CheckResponse:
+// status OK with upstream headers for an allow, or a non-OK status with a
+// denied_response for every deny.
+//
+// [Codec] lets a gRPC server respond to CheckRequests that the standard
+// codec cannot decode.
 package envoy
 
 import (

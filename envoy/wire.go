@@ -21,10 +21,10 @@ import (
 // reuse its header storage.
 //
 // The result is the same as decoding wire with [UnmarshalCheckRequest] and
-// calling ParseCheckRequest: the same fields, following protobuf's rules
-// for repeated fields, merged messages and oneofs, and an error wrapping
-// [ErrInvalidRequest] for invalid UTF-8 in any string field and for bytes
-// that are not a CheckRequest. A fuzz test checks this equivalence.
+// calling ParseCheckRequest. Fields follow protobuf's rules for repeated
+// fields, merged messages and oneofs. Invalid UTF-8 in any string field and
+// bytes that are not a CheckRequest give an error wrapping
+// [ErrInvalidRequest]. A fuzz test checks this equivalence.
 //
 // Decoding the whole message builds a Go map of every header, so this
 // function costs a fraction of the allocations of proto.Unmarshal.
@@ -40,11 +40,22 @@ func ParseCheckRequestWire(wire []byte, out *Request) error {
 
 	var state wireState
 	state.pairs, state.list = pairs, list
+	failure, marked := "", false
 	forEachField(wire, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if num == fieldNumbers.checkAttributes && typ == protowire.BytesType {
+		switch {
+		case typ != protowire.BytesType:
+		case num == fieldNumbers.checkAttributes:
 			state.attributes(value)
+		case num == decodeFailureField && !marked:
+			// A client-sent decode-failure mark is rejected as in
+			// ParseCheckRequest.
+			failure, marked = string(value), true
 		}
 	})
+	if marked {
+		out.Headers.pairs, out.Headers.rawList = state.pairs, state.list
+		return fmt.Errorf("%w: %s", ErrInvalidRequest, failure)
+	}
 	return state.finish(out)
 }
 
@@ -56,11 +67,14 @@ type wireState struct {
 	body             []byte
 	textBody         string
 	pairs, list      []headerPair
-	sourceAddress    string
-	sourcePrincipal  string
-	extensions       map[string]string
-	jwtAuthn         []byte
-	hasJWTAuthn      bool
+	// pairIndex maps header names to their index in pairs once there are
+	// too many pairs to search linearly.
+	pairIndex       map[string]int
+	sourceAddress   string
+	sourcePrincipal string
+	extensions      map[string]string
+	jwtAuthn        []byte
+	hasJWTAuthn     bool
 }
 
 func (s *wireState) attributes(b []byte) {
@@ -141,7 +155,7 @@ func (s *wireState) http(b []byte) {
 			s.body = value
 		case fieldNumbers.httpHeaders:
 			key, entry := mapEntry(value)
-			s.pairs = setPair(s.pairs, key, entry)
+			s.setPair(key, entry)
 		case fieldNumbers.httpHeaderMap:
 			forEachField(value, func(num protowire.Number, typ protowire.Type, value []byte) {
 				if num == fieldNumbers.headerMapHeaders && typ == protowire.BytesType {
@@ -231,16 +245,37 @@ type headerPair struct {
 	name, value string
 }
 
+// maxLinearPairs is the number of headers up to which setPair searches
+// linearly. Envoy sends a few dozen, and a direct caller that sends many
+// more must not make the duplicate search quadratic.
+const maxLinearPairs = 64
+
 // setPair adds a headers map entry. A later entry with the same key
 // replaces an earlier one, as in a protobuf map.
-func setPair(pairs []headerPair, name, value string) []headerPair {
-	for i := range pairs {
-		if pairs[i].name == name {
-			pairs[i].value = value
-			return pairs
+func (s *wireState) setPair(name, value string) {
+	if s.pairIndex == nil && len(s.pairs) >= maxLinearPairs {
+		s.pairIndex = make(map[string]int, 2*len(s.pairs))
+		for i, pair := range s.pairs {
+			s.pairIndex[pair.name] = i
 		}
 	}
-	return append(pairs, headerPair{name, value})
+	if s.pairIndex != nil {
+		if i, ok := s.pairIndex[name]; ok {
+			s.pairs[i].value = value
+			return
+		}
+		s.pairIndex[name] = len(s.pairs)
+		s.pairs = append(s.pairs, headerPair{name, value})
+		return
+	}
+
+	for i := range s.pairs {
+		if s.pairs[i].name == name {
+			s.pairs[i].value = value
+			return
+		}
+	}
+	s.pairs = append(s.pairs, headerPair{name, value})
 }
 
 // headerValuePair reads a HeaderValue: raw_value when set, else value.

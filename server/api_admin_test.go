@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -25,7 +26,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/ecsauthz/ecsauthz/catalog"
 	"github.com/ecsauthz/ecsauthz/evaluator"
+	"github.com/ecsauthz/ecsauthz/identity"
 	ecsauthzv1 "github.com/ecsauthz/ecsauthz/proto/gen/ecsauthz/v1"
 	"github.com/ecsauthz/ecsauthz/store"
 	"github.com/ecsauthz/ecsauthz/store/storetest"
@@ -41,6 +44,11 @@ func validateForAdminTest(name string, doc []byte) error {
 // authentication over an etcd store that runs in the test process.
 func startAdminEtcd(t *testing.T) ecsauthzv1.PolicyAdminServiceClient {
 	t.Helper()
+	return startAdmin(t, AdminOptions{Store: newEtcdStore(t), ValidatePolicy: validateForAdminTest, BearerToken: adminTestToken})
+}
+
+func newEtcdStore(t *testing.T) *store.EtcdStore {
+	t.Helper()
 	etcd := storetest.StartEtcd(t)
 	st, err := store.NewEtcdStore(context.Background(), store.EtcdConfig{
 		Endpoints: etcd.Endpoints(),
@@ -50,7 +58,33 @@ func startAdminEtcd(t *testing.T) ecsauthzv1.PolicyAdminServiceClient {
 		t.Fatalf("NewEtcdStore: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// startAdminPostgres serves the PolicyAdminService over a new, migrated
+// database on a PostgreSQL server that the test starts.
+func startAdminPostgres(t *testing.T) ecsauthzv1.PolicyAdminServiceClient {
+	t.Helper()
+	dsn := storetest.PostgresDSN(t)
+	ctx := apiTestContext(t)
+	if _, err := store.Migrate(ctx, dsn); err != nil {
+		t.Fatalf("store.Migrate: %v", err)
+	}
+	st, err := store.NewPostgresStore(ctx, dsn, store.WithValidator(validateForAdminTest))
+	if err != nil {
+		t.Fatalf("NewPostgresStore: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
 	return startAdmin(t, AdminOptions{Store: st, ValidatePolicy: validateForAdminTest, BearerToken: adminTestToken})
+}
+
+// adminBackends are the writable stores the admin tests run against.
+var adminBackends = []struct {
+	name  string
+	start func(*testing.T) ecsauthzv1.PolicyAdminServiceClient
+}{
+	{"etcd", startAdminEtcd},
+	{"postgres", startAdminPostgres},
 }
 
 func startAdmin(t *testing.T, opts AdminOptions, dialOpts ...grpc.DialOption) ecsauthzv1.PolicyAdminServiceClient {
@@ -97,7 +131,14 @@ func TestAdminRejectsMissingCredentials(t *testing.T) {
 }
 
 func TestAdminRejectsInvalidPolicy(t *testing.T) {
-	client := startAdminEtcd(t)
+	for _, backend := range adminBackends {
+		t.Run(backend.name, func(t *testing.T) {
+			testAdminRejectsInvalidPolicy(t, backend.start(t))
+		})
+	}
+}
+
+func testAdminRejectsInvalidPolicy(t *testing.T, client ecsauthzv1.PolicyAdminServiceClient) {
 	ctx := adminContext(t)
 	doc := `{"Version":"1.1","Statement":[{"Effect":"Maybe","Action":["ecs:cloudServers:list"]},{"Effect":"Allow","Action":["ecs"]}]}`
 
@@ -149,7 +190,14 @@ func TestAdminRejectsInvalidObjects(t *testing.T) {
 }
 
 func TestAdminPolicyLifecycle(t *testing.T) {
-	client := startAdminEtcd(t)
+	for _, backend := range adminBackends {
+		t.Run(backend.name, func(t *testing.T) {
+			testAdminPolicyLifecycle(t, backend.start(t))
+		})
+	}
+}
+
+func testAdminPolicyLifecycle(t *testing.T, client ecsauthzv1.PolicyAdminServiceClient) {
 	ctx := adminContext(t)
 	doc := `{"Version":"1.1","Statement":[{"Effect":"Deny","Action":["ecs:cloudServers:delete"]}]}`
 
@@ -209,7 +257,14 @@ func TestAdminPolicyLifecycle(t *testing.T) {
 // TestAdminPrincipalsAndGrants writes a user, a group, a membership, a
 // grant and a server through every remaining RPC.
 func TestAdminPrincipalsAndGrants(t *testing.T) {
-	client := startAdminEtcd(t)
+	for _, backend := range adminBackends {
+		t.Run(backend.name, func(t *testing.T) {
+			testAdminPrincipalsAndGrants(t, backend.start(t))
+		})
+	}
+}
+
+func testAdminPrincipalsAndGrants(t *testing.T, client ecsauthzv1.PolicyAdminServiceClient) {
 	ctx := adminContext(t)
 	must := func(what string, err error) {
 		t.Helper()
@@ -516,4 +571,108 @@ func writePEM(t *testing.T, path string, data []byte) {
 
 func encodePEM(blockType string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der})
+}
+
+// TestAdminWriteReachesDecisions grants and revokes a policy through the
+// admin API and waits for CheckActions to follow, with an etcd store
+// watched by a Reloader as in the server.
+func TestAdminWriteReachesDecisions(t *testing.T) {
+	st := newEtcdStore(t)
+	admin := startAdmin(t, AdminOptions{Store: st, ValidatePolicy: validateForAdminTest, BearerToken: adminTestToken})
+	ctx := adminContext(t)
+	if _, err := admin.PutUser(ctx, &ecsauthzv1.PutUserRequest{User: &ecsauthzv1.User{Id: "u-1", Name: "one", DomainId: "d-1"}}); err != nil {
+		t.Fatalf("PutUser: %v", err)
+	}
+
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatalf("catalog.Load: %v", err)
+	}
+	conf := evaluator.Config{Region: apiTestRegion}
+	conf.SetDefaults()
+	compile := func(snap *store.Snapshot) (*evaluator.Engine, error) {
+		engine, _, err := evaluator.Compile(snap.Data, cat, conf)
+		return engine, err
+	}
+	reloader, err := store.NewReloader(st, compile, store.ReloaderConfig{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("NewReloader: %v", err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() { _ = reloader.Run(runCtx) }()
+
+	api := startAPIWith(t, cat, func() (APIDecider, bool) {
+		engine, ok := reloader.Current()
+		if !ok || engine == nil {
+			return nil, false
+		}
+		return engine, true
+	}, reloader.Snapshot)
+
+	check := &ecsauthzv1.CheckActionsRequest{Principal: userPrincipal("u-1"), Actions: []string{"ecs:cloudServers:list"}, ProjectId: "p-1"}
+	waitForDecision(t, api, check, ecsauthzv1.DecisionReason_DECISION_REASON_IMPLICIT_DENY)
+
+	grant := &ecsauthzv1.Grant{Policy: "ECS ReadOnlyAccess", UserId: "u-1", Scope: ecsauthzv1.GrantScope_GRANT_SCOPE_PROJECT, ScopeId: "p-1"}
+	if _, err := admin.PutGrant(ctx, &ecsauthzv1.PutGrantRequest{Grant: grant}); err != nil {
+		t.Fatalf("PutGrant: %v", err)
+	}
+	waitForDecision(t, api, check, ecsauthzv1.DecisionReason_DECISION_REASON_ALLOWED)
+
+	if _, err := admin.DeleteGrant(ctx, &ecsauthzv1.DeleteGrantRequest{Policy: grant.Policy, UserId: "u-1", Scope: grant.Scope, ScopeId: "p-1"}); err != nil {
+		t.Fatalf("DeleteGrant: %v", err)
+	}
+	waitForDecision(t, api, check, ecsauthzv1.DecisionReason_DECISION_REASON_IMPLICIT_DENY)
+}
+
+// startAPIWith serves an API over the given catalog and policy source, with
+// the example JWKS and a Checker for CheckHttp.
+func startAPIWith(t *testing.T, cat *catalog.Catalog, policies func() (APIDecider, bool), snapshot func() *store.Snapshot) ecsauthzv1.AuthorizationServiceClient {
+	t.Helper()
+	var identityConf identity.Config
+	identityConf.JWT.JWKSFile = "../examples/jwks/jwks.json"
+	identityConf.SetDefaults()
+	resolver, err := identity.New(identityConf)
+	if err != nil {
+		t.Fatalf("identity.New: %v", err)
+	}
+	t.Cleanup(func() { _ = resolver.Close() })
+
+	checker, err := NewChecker(CheckerOptions{
+		Catalog: cat, Identity: resolver, Region: apiTestRegion,
+		Policies: func() (Decider, bool) { return policies() },
+	})
+	if err != nil {
+		t.Fatalf("NewChecker: %v", err)
+	}
+	api, err := NewAPI(APIOptions{
+		Catalog: cat, Identity: resolver, Policies: policies, Snapshot: snapshot,
+		CheckHTTP: checker.CheckHTTP, Region: apiTestRegion,
+	})
+	if err != nil {
+		t.Fatalf("NewAPI: %v", err)
+	}
+	s := grpc.NewServer()
+	api.Register(s)
+	return ecsauthzv1.NewAuthorizationServiceClient(serveLoopback(t, s))
+}
+
+// waitForDecision polls CheckActions until it returns the wanted reason,
+// for at most 15 seconds: store changes reach decisions asynchronously.
+func waitForDecision(t *testing.T, client ecsauthzv1.AuthorizationServiceClient, req *ecsauthzv1.CheckActionsRequest, want ecsauthzv1.DecisionReason) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last ecsauthzv1.DecisionReason
+	for time.Now().Before(deadline) {
+		resp, err := client.CheckActions(apiTestContext(t), req)
+		if err != nil {
+			t.Fatalf("CheckActions: %v", err)
+		}
+		last = resp.GetDecision().GetReason()
+		if last == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("reason is still %v after 15s, want %v", last, want)
 }

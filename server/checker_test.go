@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -283,5 +284,39 @@ func TestDecisionIDFormat(t *testing.T) {
 	a, b := ids.next(), ids.next()
 	if len(a) != 18 || a[16] != '-' || !strings.HasSuffix(a, "-1") || !strings.HasSuffix(b, "-2") {
 		t.Errorf("ids %q, %q: want <16 hex>-1 and <16 hex>-2", a, b)
+	}
+}
+
+func TestCheckHTTPConcurrent(t *testing.T) {
+	checker := testChecker(t, nil)
+	cases := []struct {
+		user string
+		want evaluator.Reason
+	}{
+		{"u-0002", evaluator.ReasonAllowed},
+		{"u-0005", evaluator.ReasonImplicitDeny},
+	}
+	payloads := []*structpb.Struct{jwtAuthnPayload(t, "u-0002", testProject), jwtAuthnPayload(t, "u-0005", testProject)}
+	errs := make(chan string, 8)
+	for worker := range 8 {
+		go func() {
+			c := cases[worker%len(cases)]
+			in := &HTTPCheck{Method: "GET", Target: "/v1/" + testProject + "/cloudservers/s-0001", Headers: headerMap{},
+				JWTAuthn: payloads[worker%len(cases)]}
+			var out Outcome
+			for range 200 {
+				checker.CheckHTTP(context.Background(), in, &out)
+				if out.Decision.Reason != c.want || out.Principal.UserID != c.user {
+					errs <- fmt.Sprintf("user %s: reason %q, principal %q; want %q for %s", c.user, out.Decision.Reason, out.Principal.UserID, c.want, c.user)
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 8 {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
 	}
 }

@@ -209,10 +209,24 @@ func LoadConfigFile(path string, conf *Config) error {
 	if err != nil {
 		return fmt.Errorf("failed to read config file: %w", err)
 	}
-	if err := yaml.UnmarshalWithOptions(data, conf, yaml.Strict()); err != nil {
+	if err := parseConfig(data, conf); err != nil {
 		return fmt.Errorf("failed to parse config file %s: %w", path, err)
 	}
 	return nil
+}
+
+// parseConfig decodes YAML configuration into conf. Unknown keys are errors.
+func parseConfig(data []byte, conf *Config) (err error) {
+	// NOTE: goccy/go-yaml v1.19.2 panics on some malformed input, such as a
+	// tag on a sequence value followed by garbage (see the FuzzParseConfig
+	// corpus in testdata/fuzz). A bad config file must yield an error, not
+	// crash the process.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("invalid YAML: the parser failed: %v", p)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, conf, yaml.Strict())
 }
 
 // envName returns the environment variable that overrides a key:

@@ -153,3 +153,30 @@ func TestConfigKeyNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConfig checks that no YAML input makes parsing, defaulting or
+// validation panic. Run it with: go test -fuzz FuzzParseConfig ./server
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("grpc:\n  address: 127.0.0.1:9191\nlog:\n  level: debug\n"))
+	f.Add([]byte("store:\n  backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n"))
+	f.Add([]byte("identity:\n  sources: [jwt, header]\n  header:\n    enabled: true\n"))
+	f.Add([]byte("shutdown_timeout: -1s\ntracing: {enabled: true, sample_ratio: 7}\n"))
+	f.Add([]byte("grpc: [1, 2]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conf := &Config{}
+		if err := parseConfig(data, conf); err != nil {
+			return
+		}
+		conf.SetDefaults()
+		_ = conf.Validate()
+	})
+}
+
+func TestParseConfigMalformedYAML(t *testing.T) {
+	// Found by FuzzParseConfig: goccy/go-yaml v1.19.2 panics on this input.
+	data := []byte("identity:\n  sources: !00000000000000\n00000000:0000000000000000000")
+	err := parseConfig(data, &Config{})
+	if err == nil || !strings.Contains(err.Error(), "invalid YAML") {
+		t.Errorf("err = %v, want an invalid YAML error", err)
+	}
+}

@@ -163,7 +163,7 @@ func TestFileStoreErrors(t *testing.T) {
 		{
 			name:  "policy without statement",
 			files: map[string]string{"policies/p.json": `{"Version": "1.1"}`},
-			want:  []string{"p.json:1:", `policy "p": missing Statement`},
+			want:  []string{"p.json:1:", `policy "p", Statement:`, "missing"},
 		},
 		{
 			name: "every problem at once",

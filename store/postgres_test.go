@@ -78,7 +78,7 @@ func TestPostgresBrokenRowKeepsSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "failure", func() bool { return r.Health().Failures > 0 })
-	if h := r.Health(); !strings.Contains(h.LastError, `policy "raw": missing Statement`) {
+	if h := r.Health(); !strings.Contains(h.LastError, `policy "raw", Statement: invalid policy: missing`) {
 		t.Errorf("LastError = %q, want the missing Statement", h.LastError)
 	}
 	if r.Snapshot() != good {

@@ -21,14 +21,20 @@ type PolicyValidator func(name string, document []byte) error
 // that built-in names with spaces and imported names still fit.
 const MaxPolicyNameLength = 128
 
-// checkPolicyDocument runs the structural checks every store applies, then
-// validate if it is set.
+// checkPolicyDocument checks the name, then the document with validate,
+// or without a validator only its structure: a JSON object with Version
+// and Statement.
 func checkPolicyDocument(validate PolicyValidator, name string, doc []byte) error {
 	if name == "" {
 		return errors.New("policy name is empty")
 	}
 	if len(name) > MaxPolicyNameLength {
 		return fmt.Errorf("policy name %q is longer than %d bytes", name, MaxPolicyNameLength)
+	}
+	if validate != nil {
+		// The validator checks the structure too, and names the policy in
+		// each of its locations.
+		return validate(name, doc)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &top); err != nil {
@@ -40,11 +46,7 @@ func checkPolicyDocument(validate PolicyValidator, name string, doc []byte) erro
 	if _, ok := top["Statement"]; !ok {
 		return fmt.Errorf("policy %q: missing Statement", name)
 	}
-	if validate == nil {
-		return nil
-	}
-	// The validator names the policy in each of its locations.
-	return validate(name, doc)
+	return nil
 }
 
 // locate wraps err in a [LoadError] whose location comes from a Source

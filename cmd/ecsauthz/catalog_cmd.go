@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -29,6 +29,9 @@ method, path, actions with their aliases, body rules and flags.
 
 lint loads the given catalog files together, validates and compiles them, and
 prints each problem with its file and line. It exits 1 when they are invalid.
+It also prints a note for each pair of routes whose templates overlap (each
+has a literal where the other has a parameter), with the route that a request
+fitting both resolves to.
 `
 
 // runCatalog runs "ecsauthz catalog import|list|lint" and returns the exit
@@ -104,33 +107,34 @@ func runCatalogLint(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, err)
 		return 1
 	}
+
+	// Overlapping templates are legal, because the matcher decides them by
+	// their literals. They are listed so that a reviewer can check each
+	// decision.
+	for _, o := range c.Overlaps() {
+		winner := "no route"
+		if o.Winner != nil {
+			winner = fmt.Sprintf("%s:%d", o.Winner.File, o.Winner.Line)
+		}
+		fmt.Fprintf(stdout, "note: %s %s (%s:%d) and %s (%s:%d) both fit %s, which resolves to %s\n",
+			o.First.Method, o.First.Path, o.First.File, o.First.Line, o.Second.Path, o.Second.File, o.Second.Line, o.Example, winner)
+	}
 	fmt.Fprintf(stdout, "ok: %d routes, %d actions in %d files\n", len(c.Routes()), len(c.Actions()), fs.NArg())
 	return 0
 }
 
-// loadCatalogFiles loads catalog files named by OS paths. Errors name each
-// file as it was given.
+// loadCatalogFiles loads catalog files named by OS paths. Errors and
+// Route.File name each file as it was given.
 func loadCatalogFiles(files []string) (*catalog.Catalog, error) {
-	// LoadFS takes slash-separated paths relative to its file system, so the
-	// files are opened relative to the root of an absolute path.
-	var rel []string
-	for _, file := range files {
-		abs, err := filepath.Abs(file)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		rel = append(rel, strings.TrimPrefix(filepath.ToSlash(abs), "/"))
-	}
-	c, err := catalog.LoadFS(os.DirFS("/"), rel...)
-	if err != nil {
-		msg := err.Error()
-		for i, r := range rel {
-			msg = strings.ReplaceAll(msg, r, files[i])
-		}
-		return nil, fmt.Errorf("%s", msg)
-	}
-	return c, nil
+	return catalog.LoadFS(osFiles{}, files...)
 }
+
+// osFiles opens files by their OS path, so that LoadFS reports them by the
+// names given on the command line. Unlike os.DirFS it accepts absolute and
+// "../" paths, which is what a command-line tool needs.
+type osFiles struct{}
+
+func (osFiles) Open(name string) (fs.File, error) { return os.Open(name) }
 
 func runCatalogList(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ecsauthz catalog list", flag.ContinueOnError)

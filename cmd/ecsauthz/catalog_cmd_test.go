@@ -119,3 +119,21 @@ func TestCatalogUsageErrors(t *testing.T) {
 		t.Errorf("import of a missing file = %d, stderr %q", code, stderr)
 	}
 }
+
+func TestCatalogLintBuiltinNotesOverlaps(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "catalog", "data", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no built-in catalog files found: %v", err)
+	}
+	code, stdout, stderr := runCatalogArgs(t, append([]string{"lint"}, files...)...)
+	if code != 0 {
+		t.Fatalf("lint exit code = %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	want := "note: GET /v1/{project_id}/cloudservers/os-server-groups/{server_group_id} (" + files[1] + ":"
+	if !strings.Contains(stdout, want) || !strings.Contains(stdout, "both fit /v1/x/cloudservers/os-server-groups/tags, which resolves to "+files[1]+":") {
+		t.Errorf("lint output does not note the server-group and server-tags overlap:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "ok: 118 routes") {
+		t.Errorf("lint output = %q, want the route count", stdout)
+	}
+}

@@ -33,7 +33,7 @@ func TestPolicyTestSuites(t *testing.T) {
 			name:        "passing suites",
 			args:        []string{"test", "testdata/policy/pass"},
 			wantCode:    0,
-			wantSummary: "8 passed, 0 failed",
+			wantSummary: "10 passed, 0 failed",
 			wantOutput:  []string{"example_store.yaml", "inline.yaml", "operator delete denied explicitly", "deny explicit_deny ecs:cloudServers:delete"},
 		},
 		{

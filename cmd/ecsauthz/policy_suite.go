@@ -25,7 +25,7 @@ import (
 // principals, grants and servers it declares are added to those of the
 // policy directory, which its cases then run against.
 type policySuite struct {
-	// Description says what the suite covers.
+	// Description is a free-text summary of what the suite covers.
 	Description string `yaml:"description"`
 	// Store is the policy directory in the file-store layout, relative to
 	// the suite file. The --store flag overrides it. Empty means only the
@@ -75,7 +75,7 @@ type suiteCase struct {
 	Actions             []string `yaml:"actions"`
 	ProjectID           string   `yaml:"project_id"`
 	EnterpriseProjectID string   `yaml:"enterprise_project_id"`
-	// ServerID is the server the actions act on; its registry entry gives
+	// ServerID is the server the actions act on. Its registry entry gives
 	// the enterprise project and tags.
 	ServerID string `yaml:"server_id"`
 
@@ -381,7 +381,10 @@ func (r *suiteRunner) decideCase(engine *evaluator.Engine, data *evaluator.Data,
 		req.SourceIP = addr
 	}
 
-	res, reason, err := r.resolveCase(c)
+	if len(c.Actions) > 0 {
+		return d, r.decideActions(engine, c, &req, &d)
+	}
+	res, reason, err := r.resolveRequest(c)
 	if err != nil {
 		return d, err
 	}
@@ -394,53 +397,55 @@ func (r *suiteRunner) decideCase(engine *evaluator.Engine, data *evaluator.Data,
 	return d, nil
 }
 
-// resolveCase returns the resolution of a case, or the denial reason of a
-// request that does not resolve. An error means the case itself is
-// malformed.
-func (r *suiteRunner) resolveCase(c *suiteCase) (*catalog.Resolution, evaluator.Reason, error) {
-	res := &catalog.Resolution{}
-	switch {
-	case c.Request != nil && len(c.Actions) > 0:
-		return nil, "", errors.New("set either request or actions, not both")
-	case c.Request != nil:
-		var body []byte
-		if c.Request.Body != "" {
-			body = []byte(c.Request.Body)
-		}
-		err := r.catalog.Resolve(&catalog.Request{
-			Method: c.Request.Method, Target: c.Request.Path, Body: body, BodyTruncated: c.Request.BodyTruncated,
-		}, res)
-		if err != nil {
-			return nil, catalogReason(err), nil
-		}
-		return res, "", nil
-	case len(c.Actions) > 0:
-		return r.actionsResolution(c)
-	default:
+// resolveRequest returns the resolution of a request case, or the denial
+// reason of a request that does not resolve. An error means the case
+// itself is malformed.
+func (r *suiteRunner) resolveRequest(c *suiteCase) (*catalog.Resolution, evaluator.Reason, error) {
+	if c.Request == nil {
 		return nil, "", errors.New("missing request or actions")
 	}
-}
-
-// actionsResolution builds a resolution for an action case: a synthetic
-// route that requires the named actions.
-func (r *suiteRunner) actionsResolution(c *suiteCase) (*catalog.Resolution, evaluator.Reason, error) {
-	if c.ProjectID == "" {
-		return nil, "", errors.New("project_id: missing for an action case")
+	var body []byte
+	if c.Request.Body != "" {
+		body = []byte(c.Request.Body)
 	}
-	route := &catalog.Route{EnterpriseProject: c.EnterpriseProjectID != "", Instance: c.ServerID != "", ProjectParam: "project_id"}
-	for _, name := range c.Actions {
-		action := r.catalog.LookupAction(name)
-		if action == nil {
-			return nil, "", fmt.Errorf("actions: unknown action %q", name)
-		}
-		route.Actions = append(route.Actions, action)
-	}
-	res := &catalog.Resolution{Route: route, Actions: route.Actions, ProjectID: c.ProjectID, EnterpriseProjectID: c.EnterpriseProjectID}
-	if c.ServerID != "" {
-		route.ResourceParam = "server_id"
-		res.ServerIDs = []string{c.ServerID}
+	res := &catalog.Resolution{}
+	err := r.catalog.Resolve(&catalog.Request{
+		Method: c.Request.Method, Target: c.Request.Path, Body: body, BodyTruncated: c.Request.BodyTruncated,
+	}, res)
+	if err != nil {
+		return nil, catalogReason(err), nil
 	}
 	return res, "", nil
+}
+
+// decideActions decides an action case the way the CheckActions RPC does.
+// A server id becomes the instance URN of the server in the principal's
+// domain, and it or an enterprise project makes enterprise-project grants
+// apply.
+func (r *suiteRunner) decideActions(engine *evaluator.Engine, c *suiteCase, req *evaluator.Request, d *evaluator.Decision) error {
+	switch {
+	case c.Request != nil:
+		return errors.New("set either request or actions, not both")
+	case c.ProjectID == "":
+		return errors.New("project_id: missing for an action case")
+	}
+	in := evaluator.ActionsRequest{
+		Principal:                  req.Principal,
+		Actions:                    c.Actions,
+		ProjectID:                  c.ProjectID,
+		EnterpriseProjectID:        c.EnterpriseProjectID,
+		EnterpriseProjectSupported: c.EnterpriseProjectID != "" || c.ServerID != "",
+		Region:                     req.Region,
+		SourceIP:                   req.SourceIP,
+		Time:                       req.Time,
+		RequestTags:                req.RequestTags,
+	}
+	in.Principal.ProjectID = c.ProjectID
+	if c.ServerID != "" {
+		in.Resource = "ecs:" + req.Region + ":" + req.Principal.DomainID + ":instance:" + c.ServerID
+	}
+	engine.DecideActions(&in, d)
+	return nil
 }
 
 func catalogReason(err error) evaluator.Reason {

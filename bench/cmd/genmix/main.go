@@ -170,7 +170,7 @@ func build(r request) *authv3.CheckRequest {
 		"project_name": projectName(tokenProject),
 	})
 	if err != nil {
-		panic(err) // the literal above holds only JSON-compatible values
+		panic(err) // The literal above contains only JSON-compatible values.
 	}
 	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Source: &authv3.AttributeContext_Peer{

@@ -64,6 +64,7 @@ type key struct {
 func main() {
 	in := flag.String("in", "", "loadgen results file (JSON lines)")
 	decisions := flag.String("decisions", "", "directory of <server>.jsonl decision files from loadgen -decisions, to compare the servers' decisions")
+	callgrind := flag.String("callgrind", "", "summary.txt from callgrind.sh, to compare instructions per check")
 	flag.Parse()
 	if *in == "" {
 		fmt.Fprintln(os.Stderr, "report: missing -in: the loadgen results file")
@@ -77,6 +78,12 @@ func main() {
 	summaries := summarize(samples)
 	printTable(os.Stdout, summaries)
 	printTargets(os.Stdout, summaries)
+	if *callgrind != "" {
+		if err := printInstructions(os.Stdout, *callgrind); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+	}
 	if *decisions != "" {
 		if err := printAgreement(os.Stdout, *decisions); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
@@ -295,4 +302,39 @@ func readDecisions(path string) (map[string]decision, error) {
 		decisions[d.Name] = d
 	}
 	return decisions, nil
+}
+
+// printInstructions prints the instructions per check that callgrind.sh
+// counted, with the ratios the CPU targets are stated in.
+func printInstructions(w io.Writer, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("failed to read callgrind summary: %w", err)
+	}
+	perCheck := make(map[string]float64)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 4 {
+			return fmt.Errorf("invalid callgrind summary line %q: want name checks=N instructions=N per_check=N", line)
+		}
+		value, ok := strings.CutPrefix(fields[3], "per_check=")
+		var count float64
+		if _, err := fmt.Sscan(value, &count); !ok || err != nil {
+			return fmt.Errorf("invalid per_check field in callgrind summary line %q", line)
+		}
+		perCheck[fields[0]] = count
+	}
+
+	fmt.Fprintln(w, "\nInstructions per check (callgrind; far less affected by other load on the machine than timings):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| server | instructions per check | ÷ noop | ÷ rego |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	for _, name := range []string{noopName, productName, peerName} {
+		count, ok := perCheck[name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s |\n", name, count, ratio(count, perCheck[noopName]), ratio(count, perCheck[peerName]))
+	}
+	return nil
 }

@@ -25,13 +25,14 @@ import (
 	"github.com/ecsauthz/ecsauthz/bench/internal/procstat"
 )
 
-// pollInterval is the pause between health checks; it bounds the error of
+// pollInterval is the pause between health checks. It bounds the error of
 // the measured startup time.
 const pollInterval = 5 * time.Millisecond
 
 // report is the JSON line printed on stdout.
 type report struct {
 	StartupS      float64 `json:"startup_to_serving_s"`
+	CPUAtServingS float64 `json:"cpu_at_serving_s"`
 	RSSAtServing  int64   `json:"rss_at_serving_kib"`
 	PeakAtServing int64   `json:"peak_rss_at_serving_kib"`
 	RSSAfterLoad  int64   `json:"rss_after_load_kib,omitempty"`
@@ -94,6 +95,11 @@ func measure(addr string, timeout time.Duration, requestsDir string, count int64
 		return nil, err
 	}
 	rep.StartupS = time.Since(started).Seconds()
+	usage, err := procstat.Read(pid, procstat.DefaultClockTicks)
+	if err != nil {
+		return nil, err
+	}
+	rep.CPUAtServingS = usage.CPU.Seconds()
 	sample, err := readMemory(pid)
 	if err != nil {
 		return nil, err

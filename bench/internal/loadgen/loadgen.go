@@ -29,7 +29,7 @@ const CheckMethod = "/envoy.service.auth.v3.Authorization/Check"
 type Config struct {
 	// Target is the server's gRPC address, host:port.
 	Target string
-	// Requests is the mix; worker i starts at request i and walks the mix
+	// Requests is the mix. Worker i starts at request i and walks the mix
 	// round-robin, so every request is sent about equally often.
 	Requests []mix.Request
 	// Concurrency is the number of workers, each with one call in flight.
@@ -46,10 +46,10 @@ type Config struct {
 	// MaxDuration cancels a run, warmup included, that is still going after
 	// it, so a hung server cannot stall the load generator.
 	MaxDuration time.Duration
-	// ServerPID is the server process to read CPU time and peak RSS from;
-	// zero skips those figures.
+	// ServerPID is the server process to read CPU time and peak RSS from.
+	// Zero skips those figures.
 	ServerPID int
-	// ClockTicks is the kernel's USER_HZ for reading CPU time; zero means
+	// ClockTicks is the kernel's USER_HZ for reading CPU time. Zero means
 	// [procstat.DefaultClockTicks].
 	ClockTicks int
 }
@@ -149,7 +149,7 @@ type worker struct {
 	firstErr  error
 }
 
-// run holds the state the workers share.
+// run is the state the workers share.
 type run struct {
 	requests  []encodedRequest
 	measuring atomic.Bool

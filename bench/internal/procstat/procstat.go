@@ -26,7 +26,7 @@ type Sample struct {
 }
 
 // Read returns the CPU time and peak RSS of process pid. clockTicks is the
-// kernel's USER_HZ; zero means [DefaultClockTicks].
+// kernel's USER_HZ, and zero means [DefaultClockTicks].
 func Read(pid int, clockTicks int) (Sample, error) {
 	if clockTicks <= 0 {
 		clockTicks = DefaultClockTicks
@@ -59,8 +59,8 @@ func ParseStatCPUTicks(stat []byte) (int64, error) {
 	if end < 0 {
 		return 0, errors.New("missing ')' after the command name")
 	}
-	// After ") " come field 3 (state) onwards; utime and stime are fields
-	// 14 and 15, so indexes 11 and 12 of this slice.
+	// The slice after ") " starts at field 3 (state), so utime and stime,
+	// fields 14 and 15, are at indexes 11 and 12.
 	fields := bytes.Fields(stat[end+1:])
 	const utimeIndex, stimeIndex = 14 - 3, 15 - 3
 	if len(fields) <= stimeIndex {

@@ -56,7 +56,7 @@ params[s.name] := path_segments[j] if {
 	s.param
 }
 
-# Identity: trust the payload Envoy's jwt_authn filter verified; without it,
+# Identity: trust the payload Envoy's jwt_authn filter verified. Without it,
 # verify the bearer token against the JWKS with its issuer, audience, expiry
 # and not-before (OPA caches verified tokens between queries). With no JWKS
 # configured the payload is decoded without any check.

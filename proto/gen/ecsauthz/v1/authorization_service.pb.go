@@ -27,7 +27,9 @@ type CheckActionsRequest struct {
 	// Caller to check. Required.
 	Principal *Principal `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
 	// IAM actions to check, e.g. `ecs:cloudServers:list`. Every action must
-	// be allowed for the decision to allow. Required; at most 100.
+	// be allowed for the decision to allow. Names need not be in the catalog:
+	// policy action patterns are matched against them as given. Required, at
+	// most 100.
 	Actions []string `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
 	// Region project id the actions apply to. Required.
 	ProjectId string `protobuf:"bytes,3,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
@@ -970,8 +972,10 @@ type AllowedApi struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The route.
 	Route *Route `protobuf:"bytes,1,opt,name=route,proto3" json:"route,omitempty"`
-	// Whether the principal may call it. Routes with a body rule are decided
-	// on the actions they require whatever the body.
+	// Whether the principal may call it. A route is decided on the actions
+	// that every request to it requires. A route whose actions all depend on
+	// the body is reported as not allowed, with reason
+	// DECISION_REASON_BODY_REQUIRED.
 	Allowed bool `protobuf:"varint,2,opt,name=allowed,proto3" json:"allowed,omitempty"`
 	// First denied action; empty when allowed.
 	DeniedAction string `protobuf:"bytes,3,opt,name=denied_action,json=deniedAction,proto3" json:"denied_action,omitempty"`

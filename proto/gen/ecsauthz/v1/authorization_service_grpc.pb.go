@@ -30,11 +30,13 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AuthorizationService answers "may this principal do X?" for callers other
+// AuthorizationService decides "may this principal do X?" for callers other
 // than Envoy: control planes, consoles and services. A policy outcome,
 // including a denial and an unknown route, is always a response with a
-// Decision. gRPC errors are returned only for requests that are malformed
-// as a whole (INVALID_ARGUMENT) and for internal failures.
+// Decision. gRPC errors are returned only for malformed requests
+// (INVALID_ARGUMENT), for internal failures, and by ListAllowedApis when
+// the token is invalid (UNAUTHENTICATED) or no policy snapshot is usable
+// (UNAVAILABLE).
 type AuthorizationServiceClient interface {
 	// Checks a list of IAM actions for a principal in a project.
 	CheckActions(ctx context.Context, in *CheckActionsRequest, opts ...grpc.CallOption) (*CheckActionsResponse, error)
@@ -112,11 +114,13 @@ func (c *authorizationServiceClient) ListAllowedApis(ctx context.Context, in *Li
 // All implementations must embed UnimplementedAuthorizationServiceServer
 // for forward compatibility.
 //
-// AuthorizationService answers "may this principal do X?" for callers other
+// AuthorizationService decides "may this principal do X?" for callers other
 // than Envoy: control planes, consoles and services. A policy outcome,
 // including a denial and an unknown route, is always a response with a
-// Decision. gRPC errors are returned only for requests that are malformed
-// as a whole (INVALID_ARGUMENT) and for internal failures.
+// Decision. gRPC errors are returned only for malformed requests
+// (INVALID_ARGUMENT), for internal failures, and by ListAllowedApis when
+// the token is invalid (UNAUTHENTICATED) or no policy snapshot is usable
+// (UNAVAILABLE).
 type AuthorizationServiceServer interface {
 	// Checks a list of IAM actions for a principal in a project.
 	CheckActions(context.Context, *CheckActionsRequest) (*CheckActionsResponse, error)

@@ -273,18 +273,19 @@ func (*Principal_UserId) isPrincipal_Identity() {}
 func (*Principal_Token) isPrincipal_Identity() {}
 
 // ConditionContext carries the request attributes that policy conditions
-// test. Every field is optional; an unset field evaluates as absent, so
-// `IfExists` conditions on it pass and others fail.
+// test. Every field is optional. An unset field is an absent condition key,
+// which only `IfExists` and null-testing operators accept.
 type ConditionContext struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client IP address for `g:SourceIp`, IPv4 or IPv6 text form.
 	SourceIp string `protobuf:"bytes,1,opt,name=source_ip,json=sourceIp,proto3" json:"source_ip,omitempty"`
 	// Request time for `g:CurrentTime`. Defaults to the server's clock.
 	CurrentTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=current_time,json=currentTime,proto3" json:"current_time,omitempty"`
-	// Whether the caller authenticated with MFA, for `g:MFAPresent`. With a
-	// token principal the token's `amr` claim takes precedence.
+	// Whether the caller authenticated with MFA, for `g:MFAPresent`. Ignored
+	// for a token principal, whose `amr` claim decides.
 	MfaPresent *bool `protobuf:"varint,3,opt,name=mfa_present,json=mfaPresent,proto3,oneof" json:"mfa_present,omitempty"`
-	// Age of the MFA authentication in seconds, for `g:MFAAge`.
+	// Age of the MFA authentication in seconds, for `g:MFAAge`. Ignored for a
+	// token principal, whose `auth_time` claim decides.
 	MfaAgeSeconds *int64 `protobuf:"varint,4,opt,name=mfa_age_seconds,json=mfaAgeSeconds,proto3,oneof" json:"mfa_age_seconds,omitempty"`
 	// Tags the request sets, for `g:RequestTag/<key>` and `g:TagKeys`.
 	RequestTags   map[string]string `protobuf:"bytes,5,rep,name=request_tags,json=requestTags,proto3" json:"request_tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
