@@ -103,7 +103,13 @@ func NewResponder(conf ResponseConfig) *Responder {
 	// drop it. Overwriting already replaces every client-sent value.
 	trusted := make([]string, 0, len(conf.TrustedHeaders))
 	for _, name := range conf.TrustedHeaders {
-		trusted = append(trusted, strings.ToLower(name))
+		name = strings.ToLower(name)
+		switch name {
+		case UserIDHeader, DomainIDHeader, DecisionIDHeader, GrantedEPsHeader:
+			// Every allow response overwrites these already.
+			continue
+		}
+		trusted = append(trusted, name)
 	}
 	responder.removeTrusted = trusted
 	responder.removeAll = append([]string{GrantedEPsHeader}, trusted...)
@@ -120,9 +126,10 @@ func (p *Responder) Response(r *Result) *authv3.CheckResponse {
 }
 
 // setOverwrite makes option replace every existing value of its header.
-// Both fields are set because Envoy releases differ in which one they read:
-// for OkHttpResponse headers, older gRPC clients read only the deprecated
-// append field, and newer releases read append_action.
+// Both fields are set because Envoy releases differ in which one they read
+// in source/extensions/filters/common/ext_authz/ext_authz_grpc_impl.cc:
+// older ones read only the deprecated append field, newer ones switch on
+// append_action.
 func (p *Responder) setOverwrite(option *corev3.HeaderValueOption) {
 	//lint:ignore SA1019 append is deprecated but still read by the Envoy releases described above.
 	option.Append = p.keepExisting

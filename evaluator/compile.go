@@ -7,11 +7,17 @@ import (
 	"strings"
 
 	"github.com/ecsauthz/ecsauthz/catalog"
+	"github.com/ecsauthz/ecsauthz/evaluator/internal/wildcard"
 )
 
 // regionalServices are the services whose actions are project-level, so
-// grants at ScopeGlobal never apply to them. Every other service is treated as a
-// global service.
+// grants at ScopeGlobal never apply to them. Every other service is treated
+// as a global service.
+//
+// NOTE: Huawei IAM silently widens a global-scope grant of a policy with
+// project-level actions to all resources. Here such a grant covers only the
+// policy's global-service actions, and ECS rights need a domain, project or
+// enterprise-project grant.
 var regionalServices = []string{"ecs", "evs", "vpc", "ims"}
 
 // Engine is a compiled policy store snapshot bound to one catalog. It never
@@ -33,10 +39,13 @@ type Engine struct {
 	// actionIndex maps lower-case reported names, then aliases, to actions.
 	actionIndex map[string]*catalog.Action
 
-	policies   map[string]*compiledPolicy
-	principals map[string]*principal
-	servers    map[string]*Server
-	roots      map[string]bool
+	policies map[string]*compiledPolicy
+	// invalidPolicies names stored policies that failed to load, so that
+	// grants of them do not add a second error.
+	invalidPolicies map[string]bool
+	principals      map[string]*principal
+	servers         map[string]*Server
+	roots           map[string]bool
 }
 
 // principal is one user's compiled grants.
@@ -107,15 +116,16 @@ func compile(data *Data, actions []*catalog.Action, conf Config) (*Engine, []Pro
 
 func newEngine(actions []*catalog.Action, conf Config) *Engine {
 	e := &Engine{
-		conf:        conf,
-		actions:     actions,
-		services:    make([]string, len(actions)),
-		global:      newBitset(len(actions)),
-		actionIndex: make(map[string]*catalog.Action, 2*len(actions)),
-		policies:    map[string]*compiledPolicy{},
-		principals:  map[string]*principal{},
-		servers:     map[string]*Server{},
-		roots:       map[string]bool{},
+		conf:            conf,
+		actions:         actions,
+		services:        make([]string, len(actions)),
+		global:          newBitset(len(actions)),
+		actionIndex:     make(map[string]*catalog.Action, 2*len(actions)),
+		policies:        map[string]*compiledPolicy{},
+		invalidPolicies: map[string]bool{},
+		principals:      map[string]*principal{},
+		servers:         map[string]*Server{},
+		roots:           map[string]bool{},
 	}
 	for i, a := range actions {
 		if a.ID != i {
@@ -174,9 +184,11 @@ func (e *Engine) compilePolicies(stored []Policy, ps *problems) {
 		for j := before; j < len(ps.list); j++ {
 			ps.list[j].Location = locate(ps.list[j].Location, p.Source)
 		}
-		if pol != nil {
-			e.policies[p.Name] = pol
+		if pol == nil {
+			e.invalidPolicies[p.Name] = true
+			continue
 		}
+		e.policies[p.Name] = pol
 	}
 	for _, pol := range e.policies {
 		e.bindCatalog(pol, cache)
@@ -221,8 +233,8 @@ func (e *Engine) bindCatalog(pol *compiledPolicy, cache map[string]bitset) {
 func (e *Engine) matchCatalog(pattern string) bitset {
 	set := newBitset(len(e.actions))
 	for _, a := range e.actions {
-		if matchGlob(pattern, a.Name, true) || slices.ContainsFunc(a.Aliases, func(alias string) bool {
-			return matchGlob(pattern, alias, true)
+		if wildcard.Match(pattern, a.Name, true) || slices.ContainsFunc(a.Aliases, func(alias string) bool {
+			return wildcard.Match(pattern, alias, true)
 		}) {
 			set.add(a.ID)
 		}
@@ -300,7 +312,11 @@ func (e *Engine) indexGrants(list []Grant, users map[string]*User, groups map[st
 		g := &list[i]
 		loc := locate(fmt.Sprintf("Grants[%d]", i), g.Source)
 		ok := true
-		if e.policies[g.Policy] == nil {
+		switch {
+		case e.invalidPolicies[g.Policy]:
+			// The policy's own errors are already recorded.
+			ok = false
+		case e.policies[g.Policy] == nil:
 			ps.errorf(ErrUnknownReference, loc, "policy %q not found", g.Policy)
 			ok = false
 		}

@@ -200,3 +200,21 @@ func TestConfiguredRoot(t *testing.T) {
 		t.Errorf("configured root: decision %+v, want allowed", d)
 	}
 }
+
+func TestCompileGrantOfInvalidPolicy(t *testing.T) {
+	data := &Data{
+		Users:    []User{{ID: "u-1", DomainID: "d-1"}},
+		Policies: []Policy{{Name: "bad", Document: []byte(`{"Version":"1.0","Statement":[]}`)}},
+		Grants:   []Grant{{Policy: "bad", UserID: "u-1", Scope: ScopeDomain}},
+	}
+	_, _, err := compile(data, testActions(), Config{})
+	if err == nil {
+		t.Fatal("compile = nil error, want the policy's errors")
+	}
+	if strings.Contains(err.Error(), "not found") {
+		t.Errorf("compile error repeats the invalid policy as not found:\n%v", err)
+	}
+	if !errors.Is(err, ErrInvalidPolicy) {
+		t.Errorf("compile error %v does not wrap ErrInvalidPolicy", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecsauthz/ecsauthz/evaluator/internal/wildcard"
 )
 
 // operatorFamily groups operators by the type of their values.
@@ -79,8 +81,8 @@ func init() {
 	// it and the StartWith/EndWith forms ignore case. Here they compare exactly.
 	str("StringLike", false, func(p, v string) bool { return strings.Contains(v, p) })
 	str("StringNotLike", true, func(p, v string) bool { return strings.Contains(v, p) })
-	str("StringMatch", false, func(p, v string) bool { return matchGlob(p, v, false) })
-	str("StringNotMatch", true, func(p, v string) bool { return matchGlob(p, v, false) })
+	str("StringMatch", false, func(p, v string) bool { return wildcard.Match(p, v, false) })
+	str("StringNotMatch", true, func(p, v string) bool { return wildcard.Match(p, v, false) })
 	str("StringStartWith", false, func(p, v string) bool { return strings.HasPrefix(v, p) })
 	str("StringNotStartWith", true, func(p, v string) bool { return strings.HasPrefix(v, p) })
 	str("StringEndWith", false, func(p, v string) bool { return strings.HasSuffix(v, p) })
@@ -323,6 +325,10 @@ func parsePrefix(v string) (netip.Prefix, error) {
 // false, except with the IfExists suffix or the ForAllValues prefix, both of
 // which are then true. Without a prefix, a multi-valued key such as g:TagKeys
 // is satisfied when any of its values is.
+//
+// NOTE: Huawei documents IfExists as "true when the key is absent" but not the
+// result without it. Negated operators are false for an absent key here too,
+// where AWS IAM would make them true.
 func (c *condition) eval(ec *evalContext) bool {
 	var buf [1]string
 	values, present := ec.lookup(c.key, &buf)

@@ -14,8 +14,8 @@ type verdict struct {
 // Decide decides whether req's principal may perform every action of
 // req.Resolution and writes the result to d, overwriting every field. It
 // reuses the backing array of d.GrantedEnterpriseProjects. A request without
-// a resolved route or without actions is denied (implicit_deny). Decide does
-// not allocate unless conditions are evaluated or req.Explain is set.
+// a resolved route or without actions is denied (implicit_deny). Without
+// conditions to evaluate and without req.Explain, Decide does not allocate.
 func (e *Engine) Decide(req *Request, d *Decision) {
 	*d = Decision{Statement: -1, GrantedEnterpriseProjects: d.GrantedEnterpriseProjects[:0]}
 	res := req.Resolution

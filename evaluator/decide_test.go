@@ -111,3 +111,25 @@ func TestHolderSwap(t *testing.T) {
 		t.Error("Holder.Load() does not return the last stored engine")
 	}
 }
+
+func TestHolderConcurrentSwap(t *testing.T) {
+	var h Holder
+	engines := []*Engine{fixtureEngine(t), fixtureEngine(t)}
+	h.Store(engines[0])
+	req := &Request{Principal: examplePrincipal("u-0001"), Resolution: resolve(t, "GET", "/v1/"+exampleProject+"/cloudservers/detail", "")}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 1000 {
+			h.Store(engines[i%2])
+		}
+	}()
+	var d Decision
+	for range 1000 {
+		h.Load().Decide(req, &d)
+		if !d.Allowed {
+			t.Fatalf("decision during swaps = %+v, want allowed", d)
+		}
+	}
+	<-done
+}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ecsauthz/ecsauthz/evaluator/internal/wildcard"
 )
 
 // PolicyVersion is the only policy language version the evaluator accepts.
@@ -69,7 +71,7 @@ func (s *statement) fast() bool {
 // operation compare case-insensitively, so the whole name is folded.
 func (s *statement) matchesName(name string) bool {
 	for _, p := range s.actions {
-		if matchGlob(p, name, true) {
+		if wildcard.Match(p, name, true) {
 			return true
 		}
 	}
@@ -223,7 +225,7 @@ func checkActionPattern(pattern string) string {
 	if strings.ToLower(service) != service {
 		return "the service name must be lower case"
 	}
-	if !hasWildcard(pattern) {
+	if !wildcard.HasWildcard(pattern) {
 		parts := strings.Split(pattern, ":")
 		if len(parts) != 3 || slices.Contains(parts, "") {
 			return "expected service:resourceType:operation"

@@ -193,29 +193,3 @@ func TestValidatePolicyAccepts(t *testing.T) {
 		}
 	}
 }
-
-func TestMatchGlob(t *testing.T) {
-	tests := []struct {
-		pattern, s string
-		fold, want bool
-	}{
-		{"ecs:*:*", "ecs:cloudServers:list", true, true},
-		{"ecs:*", "ecs:cloudServers:list", true, true},
-		{"ecs:*:get*", "ecs:cloudServers:showServer", true, false},
-		{"ecs:*:get*", "ecs:servers:get", true, true},
-		{"ecs:*:GET*", "ecs:servers:getTags", true, true},
-		{"ecs:*:GET*", "ecs:servers:getTags", false, false},
-		{"ecs:servers:?et", "ecs:servers:get", true, true},
-		{"ecs:servers:?et", "ecs:servers:gget", true, false},
-		{"*", "", true, true},
-		{"?", "", true, false},
-		{"a*b*c", "aXbYbZc", false, true},
-		{"a*b*c", "aXbYbZ", false, false},
-		{"**", "anything", false, true},
-	}
-	for _, tt := range tests {
-		if got := matchGlob(tt.pattern, tt.s, tt.fold); got != tt.want {
-			t.Errorf("matchGlob(%q, %q, fold=%v) = %v, want %v", tt.pattern, tt.s, tt.fold, got, tt.want)
-		}
-	}
-}

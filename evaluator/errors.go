@@ -47,8 +47,8 @@ func (p Problem) String() string {
 	return s
 }
 
-// Error returns the problem as an error wrapping its sentinel.
-func (p Problem) Error() error {
+// AsError returns the problem as an error wrapping its sentinel.
+func (p Problem) AsError() error {
 	if p.Err == nil {
 		return errors.New(p.String())
 	}
@@ -73,7 +73,7 @@ func (ps *problems) err() error {
 	var errs []error
 	for _, p := range ps.list {
 		if !p.Warning {
-			errs = append(errs, p.Error())
+			errs = append(errs, p.AsError())
 		}
 	}
 	return errors.Join(errs...)

@@ -1,6 +1,10 @@
 package evaluator
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ecsauthz/ecsauthz/evaluator/internal/wildcard"
+)
 
 // resourcePattern is one compiled Resource entry,
 // service:region:domainId:resourceType:resourcePath. The path is everything
@@ -17,7 +21,7 @@ func parseResourcePattern(s string) (resourcePattern, string) {
 	if len(s) > MaxResourceChars {
 		return resourcePattern{}, "longer than 128 characters"
 	}
-	if onlyStars(s) {
+	if wildcard.OnlyStars(s) {
 		return resourcePattern{all: true}, ""
 	}
 	parts := strings.SplitN(s, ":", 5)
@@ -39,7 +43,7 @@ func (rp resourcePattern) matchesAll() bool {
 		return true
 	}
 	for _, seg := range rp.segments {
-		if !onlyStars(seg) {
+		if !wildcard.OnlyStars(seg) {
 			return false
 		}
 	}
@@ -55,7 +59,7 @@ func (rp resourcePattern) unrestricted() bool {
 		return true
 	}
 	for _, seg := range rp.segments[1:] {
-		if !onlyStars(seg) {
+		if !wildcard.OnlyStars(seg) {
 			return false
 		}
 	}
@@ -68,11 +72,11 @@ func (rp resourcePattern) match(u *urn) bool {
 	if rp.all {
 		return true
 	}
-	return matchGlob(rp.segments[0], u.service, true) &&
-		matchGlob(rp.segments[1], u.region, false) &&
-		matchGlob(rp.segments[2], u.domainID, false) &&
-		matchGlob(rp.segments[3], u.resourceType, true) &&
-		matchGlob(rp.segments[4], u.path, false)
+	return wildcard.Match(rp.segments[0], u.service, true) &&
+		wildcard.Match(rp.segments[1], u.region, false) &&
+		wildcard.Match(rp.segments[2], u.domainID, false) &&
+		wildcard.Match(rp.segments[3], u.resourceType, true) &&
+		wildcard.Match(rp.segments[4], u.path, false)
 }
 
 // urn is a resource name split into its five segments.

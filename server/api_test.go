@@ -587,6 +587,21 @@ func TestAPIListAllowedApis(t *testing.T) {
 		t.Errorf("user without grants may call %d routes, want 0", len(nobody.GetApis()))
 	}
 
+	devWithProject, err := env.client.ListAllowedApis(ctx, &ecsauthzv1.ListAllowedApisRequest{Principal: userPrincipal("u-0004"), ProjectId: apiTestProject, EnterpriseProjectId: "ep-dev-0001"})
+	if err != nil {
+		t.Fatalf("ListAllowedApis enterprise project: %v", err)
+	}
+	if routes := routesOf(devWithProject); !routes[listRoute] {
+		t.Errorf("enterprise-project user with its enterprise project lacks %s: %v", listRoute, routes)
+	}
+	devWithout, err := env.client.ListAllowedApis(ctx, &ecsauthzv1.ListAllowedApisRequest{Principal: userPrincipal("u-0004"), ProjectId: apiTestProject})
+	if err != nil {
+		t.Fatalf("ListAllowedApis without enterprise project: %v", err)
+	}
+	if routes := routesOf(devWithout); routes[listRoute] {
+		t.Errorf("enterprise-project user without an enterprise project may call %s", listRoute)
+	}
+
 	_, err = env.client.ListAllowedApis(ctx, &ecsauthzv1.ListAllowedApisRequest{Principal: tokenPrincipal("bad"), ProjectId: apiTestProject})
 	if code := status.Code(err); code != codes.Unauthenticated {
 		t.Errorf("invalid token: code = %v, want Unauthenticated", code)

@@ -63,8 +63,36 @@ func (a *Authorization) Check(ctx context.Context, req *authv3.CheckRequest) (*a
 	state := a.states.Get().(*authorizationState)
 	defer a.release(state)
 
-	if err := envoy.ParseCheckRequest(req, &state.request); err != nil {
-		a.checker.Reject(ctx, nil, evaluator.ReasonInvalidRequest, err, &state.outcome)
+	err := envoy.ParseCheckRequest(req, &state.request)
+	return a.decide(ctx, state, err), nil
+}
+
+// CheckWire decides one request from the wire form of its CheckRequest. It
+// reads only the fields the decision needs, without decoding the whole
+// message, and never returns an error.
+func (a *Authorization) CheckWire(ctx context.Context, req *envoy.RawCheckRequest) (*authv3.CheckResponse, error) {
+	state := a.states.Get().(*authorizationState)
+	defer a.release(state)
+
+	err := envoy.ParseCheckRequestWire(req.Wire, &state.request)
+	return a.decide(ctx, state, err), nil
+}
+
+// wireAuthorization serves [Authorization.CheckWire] as the Check method
+// of envoy.RegisterRawAuthorizationServer.
+type wireAuthorization struct {
+	*Authorization
+}
+
+func (w wireAuthorization) Check(ctx context.Context, req *envoy.RawCheckRequest) (*authv3.CheckResponse, error) {
+	return w.CheckWire(ctx, req)
+}
+
+// decide runs the checker on the parsed request, or rejects it when parseErr
+// is set, and returns the CheckResponse.
+func (a *Authorization) decide(ctx context.Context, state *authorizationState, parseErr error) *authv3.CheckResponse {
+	if parseErr != nil {
+		a.checker.Reject(ctx, nil, evaluator.ReasonInvalidRequest, parseErr, &state.outcome)
 	} else {
 		r := &state.request
 		state.check = HTTPCheck{
@@ -92,10 +120,14 @@ func (a *Authorization) Check(ctx context.Context, req *authv3.CheckRequest) (*a
 		AllGrantedEPs:             out.AllGrantedEPs,
 		GrantedEnterpriseProjects: out.Decision.GrantedEnterpriseProjects,
 	}
-	return a.responder.Response(&state.result), nil
+	return a.responder.Response(&state.result)
 }
 
+// release returns state to the pool. The parsed request is kept, because
+// ParseCheckRequestWire reuses its header storage and resets the rest.
 func (a *Authorization) release(state *authorizationState) {
-	*state = authorizationState{}
+	state.check = HTTPCheck{}
+	state.outcome = Outcome{}
+	state.result = envoy.Result{}
 	a.states.Put(state)
 }

@@ -11,13 +11,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ecsauthz/ecsauthz/envoy"
 	"github.com/ecsauthz/ecsauthz/evaluator"
 )
 
-// benchOffline returns the example service with the default identity
+// exampleOffline returns the example service with the default identity
 // configuration: JWT verified against the example JWKS.
-func benchOffline(b *testing.B) *Offline {
+func exampleOffline(b testing.TB) *Offline {
 	b.Helper()
 	conf := &Config{}
 	conf.Store.Dir = "../examples/policies"
@@ -59,7 +61,7 @@ func BenchmarkCheckHTTP(b *testing.B) {
 		{"v21-create-26-actions", "v21-create-allowed-alice", evaluator.ReasonAllowed},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			offline := benchOffline(b)
+			offline := exampleOffline(b)
 			req := readBenchRequest(b, bc.file)
 			http := req.GetAttributes().GetRequest().GetHttp()
 			in := &HTTPCheck{
@@ -92,7 +94,7 @@ func BenchmarkAuthorizationCheck(b *testing.B) {
 		{"v21-create-allowed", "v21-create-allowed-alice"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			offline := benchOffline(b)
+			offline := exampleOffline(b)
 			auth := NewAuthorization(offline.Checker, AuthorizationOptions{})
 			req := readBenchRequest(b, bc.file)
 			ctx := context.Background()
@@ -111,7 +113,7 @@ func BenchmarkAuthorizationCheck(b *testing.B) {
 // a loopback TCP connection: client and server gRPC stacks, the
 // interceptor chain (recovery, access log, metrics) and the handler.
 func BenchmarkGRPCCheck(b *testing.B) {
-	offline := benchOffline(b)
+	offline := exampleOffline(b)
 	conf := &Config{}
 	conf.GRPC.Address = freeAddress(b)
 	conf.HTTP.Address = freeAddress(b)
@@ -164,5 +166,34 @@ func waitCheck(b *testing.B, client authv3.AuthorizationClient, req *authv3.Chec
 			b.Fatalf("server not reachable within 5s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkAuthorizationCheckWire measures the handler the server
+// registers: parse the CheckRequest from its wire bytes, run CheckHTTP,
+// build the CheckResponse.
+func BenchmarkAuthorizationCheckWire(b *testing.B) {
+	for _, bc := range []struct{ name, file string }{
+		{"v1-get-allowed", "v1-get-allowed-viewer"},
+		{"v1-delete-denied", "v1-delete-denied-bob-explicit"},
+		{"v21-create-allowed", "v21-create-allowed-alice"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			offline := exampleOffline(b)
+			auth := NewAuthorization(offline.Checker, AuthorizationOptions{})
+			wire, err := proto.Marshal(readBenchRequest(b, bc.file))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := &envoy.RawCheckRequest{Wire: wire}
+			ctx := context.Background()
+
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := auth.CheckWire(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

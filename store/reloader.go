@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -352,6 +351,3 @@ func (m *reloadMetrics) success(now time.Time) {
 }
 
 func (m *reloadMetrics) failure() { m.reloads.WithLabelValues("failure").Inc() }
-
-// errStopped is returned by watches whose store was closed.
-var errStopped = errors.New("store closed")

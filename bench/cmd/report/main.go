@@ -224,11 +224,7 @@ func printTargets(w io.Writer, summaries map[key]summary) {
 			met = value >= limit
 			relation = ">="
 		}
-		verdict := "not met"
-		if met {
-			verdict = "met"
-		}
-		fmt.Fprintf(w, "- %s: %.3f (target %s %.3f): %s\n", name, value, relation, limit, verdict)
+		fmt.Fprintf(w, "- %s: %.3f (target %s %.3f): %s\n", name, value, relation, limit, verdict(met))
 	}
 
 	check("throughput ÷ noop", okNoop, product.rps/noop.rps, 0.85, true)
@@ -336,5 +332,21 @@ func printInstructions(w io.Writer, path string) error {
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s |\n", name, count, ratio(count, perCheck[noopName]), ratio(count, perCheck[peerName]))
 	}
+
+	product, noop, peer := perCheck[productName], perCheck[noopName], perCheck[peerName]
+	if product == 0 || noop == 0 || peer == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nCPU targets by instruction count:")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- instructions ÷ noop: %.3f (target <= 1.250): %s\n", product/noop, verdict(product/noop <= 1.25))
+	fmt.Fprintf(w, "- instructions ÷ rego: %.3f (target <= 0.100): %s\n", product/peer, verdict(product/peer <= 0.1))
 	return nil
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "not met"
 }

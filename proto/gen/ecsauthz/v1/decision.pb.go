@@ -273,8 +273,8 @@ func (*Principal_UserId) isPrincipal_Identity() {}
 func (*Principal_Token) isPrincipal_Identity() {}
 
 // ConditionContext carries the request attributes that policy conditions
-// test. Every field is optional. An unset field is an absent condition key,
-// which only `IfExists` and null-testing operators accept.
+// test. Every field is optional, and an unset field is an absent condition
+// key (see docs/policies.md for how each operator treats one).
 type ConditionContext struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client IP address for `g:SourceIp`, IPv4 or IPv6 text form.

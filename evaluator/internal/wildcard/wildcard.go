@@ -1,13 +1,14 @@
-package evaluator
+// Package wildcard matches the '*' and '?' patterns of policy documents.
+package wildcard
 
-// matchGlob reports whether s matches pattern, where '*' matches any run of
+// Match reports whether s matches pattern, where '*' matches any run of
 // characters (including ':' so a star may span segments) and '?' matches
 // exactly one byte. With fold set, ASCII letters compare case-insensitively.
 //
 // The loop keeps the position of the last '*' and backtracks to it on a
 // mismatch, so the cost is O(len(pattern)*len(s)) in the worst case and it
 // never allocates.
-func matchGlob(pattern, s string, fold bool) bool {
+func Match(pattern, s string, fold bool) bool {
 	p, i := 0, 0
 	star, mark := -1, 0
 	for i < len(s) {
@@ -46,8 +47,8 @@ func lowerByte(c byte) byte {
 	return c
 }
 
-// hasWildcard reports whether s contains '*' or '?'.
-func hasWildcard(s string) bool {
+// HasWildcard reports whether s contains '*' or '?'.
+func HasWildcard(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '*' || s[i] == '?' {
 			return true
@@ -56,8 +57,8 @@ func hasWildcard(s string) bool {
 	return false
 }
 
-// onlyStars reports whether s is non-empty and consists of '*' only.
-func onlyStars(s string) bool {
+// OnlyStars reports whether s is non-empty and consists of '*' only.
+func OnlyStars(s string) bool {
 	if s == "" {
 		return false
 	}
