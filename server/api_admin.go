@@ -55,6 +55,11 @@ func (s *adminService) put(ctx context.Context, obj store.Object, expected int64
 	if err := s.validate(obj); err != nil {
 		return 0, err
 	}
+	if obj.Grant != nil {
+		if err := s.checkGrantPolicy(ctx, w, obj.Grant.Policy); err != nil {
+			return 0, err
+		}
+	}
 	version, err := w.Put(ctx, obj, expected)
 	if err != nil {
 		return 0, s.storeError(ctx, "put", obj.Kind(), obj.Key(), err)
@@ -63,6 +68,32 @@ func (s *adminService) put(ctx context.Context, obj store.Object, expected int64
 		slog.String("operation", "put"), slog.String("kind", string(obj.Kind())),
 		slog.String("key", obj.Key()), slog.Int64("version", version))
 	return version, nil
+}
+
+// checkGrantPolicy rejects a grant of a policy that is neither built in nor
+// stored, because the evaluator rejects such a grant when it compiles the
+// store, and every later change would then fail to load until the grant is
+// removed.
+//
+// NOTE: the check and the write are two store calls. A policy deleted
+// between them still leaves a dangling grant; the store's own check, which
+// refuses to delete a policy that a grant names, closes the window only in
+// the other direction.
+func (s *adminService) checkGrantPolicy(ctx context.Context, w store.Writer, name string) error {
+	if evaluator.IsBuiltinPolicy(name) {
+		return nil
+	}
+	_, err := w.Get(ctx, store.KindPolicy, name)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		var v fieldViolations
+		v.add("grant.policy", fmt.Sprintf("policy %q not found: put the policy first or name a built-in policy", name))
+		return v.err()
+	default:
+		return s.storeError(ctx, "get", store.KindPolicy, name, err)
+	}
 }
 
 func (s *adminService) get(ctx context.Context, kind store.Kind, key string) (store.Object, error) {

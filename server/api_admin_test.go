@@ -182,6 +182,16 @@ func TestAdminRejectsInvalidObjects(t *testing.T) {
 		t.Errorf("PutGrant with user and group and no scope: %v, want InvalidArgument naming grant.group_id and grant.scope", err)
 	}
 
+	_, err = client.PutUser(ctx, &ecsauthzv1.PutUserRequest{User: &ecsauthzv1.User{Id: "u-1", Name: "one", DomainId: "d-1"}})
+	if err != nil {
+		t.Fatalf("PutUser: %v", err)
+	}
+	_, err = client.PutGrant(ctx, &ecsauthzv1.PutGrantRequest{Grant: &ecsauthzv1.Grant{Policy: "no-such-policy", UserId: "u-1", Scope: ecsauthzv1.GrantScope_GRANT_SCOPE_DOMAIN}})
+	st = status.Convert(err)
+	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), `policy "no-such-policy" not found`) {
+		t.Errorf("PutGrant of a missing policy = %v, want InvalidArgument saying the policy is not found", err)
+	}
+
 	_, err = client.PutUser(ctx, &ecsauthzv1.PutUserRequest{})
 	wantCode(t, "PutUser without user", err, codes.InvalidArgument)
 

@@ -13,8 +13,7 @@ import (
 // example store: in process (handler only) and over a loopback gRPC
 // connection.
 func BenchmarkAPICheckActions(b *testing.B) {
-	t := &testing.T{}
-	api, _ := newTestAPI(t)
+	api, _ := newTestAPI(b)
 	req := &ecsauthzv1.CheckActionsRequest{
 		Principal: userPrincipal("u-0003"),
 		Actions:   []string{"ecs:cloudServers:list", "ecs:cloudServers:delete"},
@@ -34,7 +33,7 @@ func BenchmarkAPICheckActions(b *testing.B) {
 	b.Run("loopback-grpc", func(b *testing.B) {
 		s := grpc.NewServer()
 		api.Register(s)
-		client := ecsauthzv1.NewAuthorizationServiceClient(serveLoopbackBench(b, s))
+		client := ecsauthzv1.NewAuthorizationServiceClient(serveLoopback(b, s))
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := client.CheckActions(ctx, req); err != nil {

@@ -45,7 +45,7 @@ func startAPI(t *testing.T) *apiTestEnv {
 
 // newTestAPI returns an API over the built-in catalog, the example policy
 // store and the example JWKS.
-func newTestAPI(t *testing.T) (*API, *evaluator.Data) {
+func newTestAPI(t testing.TB) (*API, *evaluator.Data) {
 	t.Helper()
 	cat, err := catalog.Load()
 	if err != nil {
@@ -94,7 +94,7 @@ func newTestAPI(t *testing.T) (*API, *evaluator.Data) {
 
 // serveLoopback serves s on a free 127.0.0.1 port and returns a client
 // connection to it. Both are stopped when the test ends.
-func serveLoopback(t *testing.T, s *grpc.Server, dialOpts ...grpc.DialOption) *grpc.ClientConn {
+func serveLoopback(t testing.TB, s *grpc.Server, dialOpts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
