@@ -75,10 +75,9 @@ func (s *adminService) put(ctx context.Context, obj store.Object, expected int64
 // store, and every later change would then fail to load until the grant is
 // removed.
 //
-// NOTE: the check and the write are two store calls. A policy deleted
-// between them still leaves a dangling grant; the store's own check, which
-// refuses to delete a policy that a grant names, closes the window only in
-// the other direction.
+// NOTE: the check and the write are two store calls, so a policy deleted
+// between them leaves a grant that names a missing policy. The store
+// rejects the deletion of a policy only once a grant names it.
 func (s *adminService) checkGrantPolicy(ctx context.Context, w store.Writer, name string) error {
 	if evaluator.IsBuiltinPolicy(name) {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ecsauthz/ecsauthz/catalog"
 	"github.com/ecsauthz/ecsauthz/evaluator"
@@ -605,5 +606,93 @@ func TestAPIListAllowedApis(t *testing.T) {
 	_, err = env.client.ListAllowedApis(ctx, &ecsauthzv1.ListAllowedApisRequest{Principal: tokenPrincipal("bad"), ProjectId: apiTestProject})
 	if code := status.Code(err); code != codes.Unauthenticated {
 		t.Errorf("invalid token: code = %v, want Unauthenticated", code)
+	}
+}
+
+func TestAPIPolicyUnavailable(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatalf("catalog.Load: %v", err)
+	}
+	client := startAPIWith(t, cat, func() (APIDecider, bool) { return nil, false }, func() *store.Snapshot { return nil })
+	ctx := apiTestContext(t)
+
+	resp, err := client.CheckActions(ctx, &ecsauthzv1.CheckActionsRequest{Principal: userPrincipal("u-0001"), Actions: []string{"ecs:cloudServers:list"}, ProjectId: apiTestProject})
+	if err != nil {
+		t.Fatalf("CheckActions: %v", err)
+	}
+	checkDecision(t, resp.GetDecision(), wantDecision{reason: ecsauthzv1.DecisionReason_DECISION_REASON_POLICY_UNAVAILABLE})
+
+	_, err = client.ListAllowedApis(ctx, &ecsauthzv1.ListAllowedApisRequest{Principal: userPrincipal("u-0001"), ProjectId: apiTestProject})
+	if code := status.Code(err); code != codes.Unavailable {
+		t.Errorf("ListAllowedApis: code = %v, want Unavailable", code)
+	}
+}
+
+// TestAPIConditionContext checks that each condition_context field reaches
+// the policy conditions, with a policy that needs all of them.
+func TestAPIConditionContext(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatalf("catalog.Load: %v", err)
+	}
+	data := &evaluator.Data{
+		Policies: []evaluator.Policy{{Name: "conditional-list", Document: []byte(`{"Version":"1.1","Statement":[{
+			"Effect":"Allow","Action":["ecs:cloudServers:list"],
+			"Condition":{
+				"IpAddress":{"g:SourceIp":["10.0.0.0/8"]},
+				"Bool":{"g:MFAPresent":["true"]},
+				"StringEquals":{"g:RequestTag/team":["dev"]},
+				"DateLessThan":{"g:CurrentTime":["2030-01-01T00:00:00Z"]}
+			}}]}`)}},
+		Users:  []evaluator.User{{ID: "u-1", Name: "one", DomainID: "d-1"}},
+		Grants: []evaluator.Grant{{Policy: "conditional-list", UserID: "u-1", Scope: evaluator.ScopeDomain}},
+	}
+	conf := evaluator.Config{Region: apiTestRegion}
+	conf.SetDefaults()
+	engine, _, err := evaluator.Compile(data, cat, conf)
+	if err != nil {
+		t.Fatalf("evaluator.Compile: %v", err)
+	}
+	snap := &store.Snapshot{Data: data}
+	client := startAPIWith(t, cat, func() (APIDecider, bool) { return engine, true }, func() *store.Snapshot { return snap })
+
+	mfa := true
+	noMFA := false
+	good := func() *ecsauthzv1.ConditionContext {
+		return &ecsauthzv1.ConditionContext{
+			SourceIp:    "10.1.2.3",
+			MfaPresent:  &mfa,
+			RequestTags: map[string]string{"team": "dev"},
+			CurrentTime: timestamppb.New(time.Date(2029, 6, 1, 0, 0, 0, 0, time.UTC)),
+		}
+	}
+	tests := []struct {
+		name    string
+		edit    func(*ecsauthzv1.ConditionContext)
+		allowed bool
+	}{
+		{"every condition met", func(*ecsauthzv1.ConditionContext) {}, true},
+		{"source ip outside range", func(c *ecsauthzv1.ConditionContext) { c.SourceIp = "192.168.0.1" }, false},
+		{"no mfa", func(c *ecsauthzv1.ConditionContext) { c.MfaPresent = &noMFA }, false},
+		{"other request tag", func(c *ecsauthzv1.ConditionContext) { c.RequestTags = map[string]string{"team": "ops"} }, false},
+		{"time after limit", func(c *ecsauthzv1.ConditionContext) {
+			c.CurrentTime = timestamppb.New(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cond := good()
+			tt.edit(cond)
+			resp, err := client.CheckActions(apiTestContext(t), &ecsauthzv1.CheckActionsRequest{
+				Principal: userPrincipal("u-1"), Actions: []string{"ecs:cloudServers:list"}, ProjectId: "p-1", ConditionContext: cond,
+			})
+			if err != nil {
+				t.Fatalf("CheckActions: %v", err)
+			}
+			if got := resp.GetDecision().GetAllowed(); got != tt.allowed {
+				t.Errorf("allowed = %t, want %t (decision %v)", got, tt.allowed, resp.GetDecision())
+			}
+		})
 	}
 }

@@ -197,3 +197,25 @@ func BenchmarkAuthorizationCheckWire(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuthorizationCheckDecode measures the same work as
+// BenchmarkAuthorizationCheckWire along the generated path: decode the
+// whole CheckRequest with protobuf, then run Check on it.
+func BenchmarkAuthorizationCheckDecode(b *testing.B) {
+	offline := exampleOffline(b)
+	auth := NewAuthorization(offline.Checker, AuthorizationOptions{})
+	wire, err := proto.Marshal(readBenchRequest(b, "v1-get-allowed-viewer"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+
+	b.ReportAllocs()
+	for b.Loop() {
+		req := &authv3.CheckRequest{}
+		envoy.UnmarshalCheckRequest(wire, req)
+		if _, err := auth.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -14,71 +14,98 @@ import (
 type setting struct {
 	key   string // YAML key path, e.g. "grpc.address"
 	usage string
-	set   func(c *Config, value string) error
+	// isBool marks a flag that may be given without a value.
+	isBool bool
+	set    func(c *Config, value string) error
+	get    func(c *Config) string
 }
 
 func stringSetting(key, usage string, field func(*Config) *string) setting {
-	return setting{key, usage, func(c *Config, v string) error {
-		*field(c) = v
-		return nil
-	}}
+	return setting{
+		key: key, usage: usage,
+		set: func(c *Config, v string) error {
+			*field(c) = v
+			return nil
+		},
+		get: func(c *Config) string { return *field(c) },
+	}
 }
 
 func stringsSetting(key, usage string, field func(*Config) *[]string) setting {
-	return setting{key, usage + " (comma-separated)", func(c *Config, v string) error {
-		var values []string
-		for _, part := range strings.Split(v, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				values = append(values, part)
+	return setting{
+		key: key, usage: usage + ", comma-separated",
+		set: func(c *Config, v string) error {
+			var values []string
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					values = append(values, part)
+				}
 			}
-		}
-		*field(c) = values
-		return nil
-	}}
+			*field(c) = values
+			return nil
+		},
+		get: func(c *Config) string { return strings.Join(*field(c), ",") },
+	}
 }
 
 func intSetting(key, usage string, field func(*Config) *int) setting {
-	return setting{key, usage, func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("invalid integer %q: use a whole number such as 8388608", v)
-		}
-		*field(c) = n
-		return nil
-	}}
+	return setting{
+		key: key, usage: usage,
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("invalid integer %q: use a whole number such as 8388608", v)
+			}
+			*field(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
 }
 
 func floatSetting(key, usage string, field func(*Config) *float64) setting {
-	return setting{key, usage, func(c *Config, v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return fmt.Errorf("invalid number %q: use a decimal such as 0.05", v)
-		}
-		*field(c) = f
-		return nil
-	}}
+	return setting{
+		key: key, usage: usage,
+		set: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("invalid number %q: use a decimal such as 0.05", v)
+			}
+			*field(c) = f
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatFloat(*field(c), 'g', -1, 64) },
+	}
 }
 
 func boolSetting(key, usage string, field func(*Config) *bool) setting {
-	return setting{key, usage, func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("invalid boolean %q: use true or false", v)
-		}
-		*field(c) = b
-		return nil
-	}}
+	return setting{
+		key: key, usage: usage, isBool: true,
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("invalid boolean %q: use true or false", v)
+			}
+			*field(c) = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*field(c)) },
+	}
 }
 
 func durationSetting(key, usage string, field func(*Config) *time.Duration) setting {
-	return setting{key, usage, func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("invalid duration %q: use a value such as 500ms or 10s", v)
-		}
-		*field(c) = d
-		return nil
-	}}
+	return setting{
+		key: key, usage: usage,
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("invalid duration %q: use a value such as 500ms or 10s", v)
+			}
+			*field(c) = d
+			return nil
+		},
+		get: func(c *Config) string { return field(c).String() },
+	}
 }
 
 // serverSettings are this package's own overridable keys.
@@ -117,19 +144,33 @@ type ConfigFlags struct {
 }
 
 // NewConfigFlags registers -config and one flag per configuration key on fs.
+// The help text of each flag names its key, environment variable and
+// default.
 func NewConfigFlags(fs *flag.FlagSet) *ConfigFlags {
 	f := &ConfigFlags{settings: allSettings(), values: map[string]string{}}
-	fs.StringVar(&f.file, "config", "", "YAML configuration file (env ECSAUTHZ_CONFIG)")
+	fs.StringVar(&f.file, "config", "", "YAML configuration `file` (env ECSAUTHZ_CONFIG)")
+
+	defaults := &Config{}
+	defaults.SetDefaults()
 	for _, s := range f.settings {
 		key := s.key
-		usage := fmt.Sprintf("%s (key %s, env %s)", s.usage, key, envName(key))
-		fs.Func(flagName(key), usage, func(v string) error {
+		usage := fmt.Sprintf("%s (key %s, env %s", s.usage, key, envName(key))
+		if def := s.get(defaults); def != "" && def != "0" && def != "0s" && def != "false" {
+			usage += ", default " + def
+		}
+		usage += ")"
+		record := func(v string) error {
 			if _, seen := f.values[key]; !seen {
 				f.order = append(f.order, key)
 			}
 			f.values[key] = v
 			return nil
-		})
+		}
+		if s.isBool {
+			fs.BoolFunc(flagName(key), usage, func(v string) error { return record(v) })
+		} else {
+			fs.Func(flagName(key), usage, record)
+		}
 	}
 	return f
 }

@@ -180,3 +180,13 @@ func TestParseConfigMalformedYAML(t *testing.T) {
 		t.Errorf("err = %v, want an invalid YAML error", err)
 	}
 }
+
+func TestConfigBoolFlagWithoutValue(t *testing.T) {
+	conf, err := loadConfig(t, []string{"-http-pprof", "-store-dir", "../examples/policies"}, nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if !conf.HTTP.Pprof {
+		t.Error("-http-pprof without a value did not enable pprof")
+	}
+}

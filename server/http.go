@@ -36,7 +36,9 @@ type readyzBody struct {
 }
 
 // serveReadyz responds 200 once the first policy snapshot is loaded and 503
-// before, with the store detail in both cases.
+// before, with the store detail in both cases. A snapshot older than
+// store.max_staleness keeps the server ready: checks are denied with
+// policy_unavailable instead, and the detail shows "usable": false.
 func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	body := readyzBody{Ready: s.readiness.Ready(), Store: s.readiness.Detail()}
 	w.Header().Set("Content-Type", "application/json")
