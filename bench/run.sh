@@ -24,7 +24,8 @@
 #       contains request files, else bench/testdata/mix
 #   ECSAUTHZ_EXTRA_ARGS="..."  more flags for `ecsauthz serve`
 #   PROFILE=0|1  PROFILE_SECONDS=10
-#   SCALE=1|0  also run bench/scale.sh (startup and RSS with a 100,000-grant store)
+#   SCALE=1|0  SCALE_RUNS=2  also run bench/scale.sh (startup and RSS with a
+#       100,000-grant store)
 #   CALLGRIND=1|0  also run bench/callgrind.sh (instructions per check, needs valgrind)
 set -euo pipefail
 
@@ -43,6 +44,7 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 ECSAUTHZ_EXTRA_ARGS=${ECSAUTHZ_EXTRA_ARGS:-}
 SERVERS=${SERVERS:-"noop ecsauthz rego"}
 SCALE=${SCALE:-1}
+SCALE_RUNS=${SCALE_RUNS:-2}
 CALLGRIND=${CALLGRIND:-1}
 
 # Loopback ports, away from ecsauthz's defaults (9191, 9192) so a
@@ -193,7 +195,7 @@ fi
 
 if [[ $SCALE == 1 && " $SERVERS " == *" ecsauthz "* ]]; then
 	echo "== startup and memory with a large store (bench/scale.sh)"
-	"$bench_dir/scale.sh" "$out"
+	RUNS=$SCALE_RUNS "$bench_dir/scale.sh" "$out"
 fi
 
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/env.txt"
@@ -206,5 +208,8 @@ echo "== results (medians of $ROUNDS rounds; raw lines in $out/raw.jsonl)"
 report_args=(-in "$out/raw.jsonl" -decisions "$out/decisions")
 if [[ -f $out/callgrind/summary.txt ]]; then
 	report_args+=(-callgrind "$out/callgrind/summary.txt")
+fi
+if [[ -f $out/scale.jsonl ]]; then
+	report_args+=(-scale "$out/scale.jsonl")
 fi
 "$bin/report" "${report_args[@]}" | tee "$out/table.md"

@@ -76,6 +76,10 @@ func (s *FileStore) Load(ctx context.Context) (*Snapshot, error) {
 			res.data.Policies = append(res.data.Policies, p)
 			continue
 		}
+		if strings.HasSuffix(f.path, ".json") {
+			errs = append(errs, res.parseJSON(f.path, src)...)
+			continue
+		}
 		errs = append(errs, res.parse(f.path, src)...)
 	}
 	if len(errs) == 0 {

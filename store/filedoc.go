@@ -116,51 +116,49 @@ func (r *resourceDoc) parseSection(file string, key ast.MapKeyNode, value ast.No
 // parseElement decodes one list element of section name and appends it.
 func (r *resourceDoc) parseElement(file, name string, elem ast.Node) error {
 	line := nodeLine(elem)
-	source := fmt.Sprintf("%s:%d", file, line)
-	decode := func(v any) error {
-		if err := yaml.NodeToValue(elem, v, yaml.Strict()); err != nil {
-			return yamlLoadError(file, err)
-		}
-		return nil
-	}
+	var v any
 	switch name {
 	case "users":
-		var u userDoc
-		if err := decode(&u); err != nil {
-			return err
-		}
-		r.data.Users = append(r.data.Users, evaluator.User(u))
-		r.addLocation(KindUser, source)
+		v = &userDoc{}
 	case "groups":
-		var g groupDoc
-		if err := decode(&g); err != nil {
-			return err
-		}
-		r.data.Groups = append(r.data.Groups, evaluator.Group(g))
-		r.addLocation(KindGroup, source)
+		v = &groupDoc{}
 	case "memberships":
-		var m membershipDoc
-		if err := decode(&m); err != nil {
-			return err
-		}
-		r.data.Memberships = append(r.data.Memberships, evaluator.Membership{GroupID: m.Group, UserID: m.User})
-		r.addLocation(KindMembership, source)
+		v = &membershipDoc{}
 	case "grants":
-		var g grantDoc
-		if err := decode(&g); err != nil {
-			return err
-		}
-		grant, err := g.grant(source)
+		v = &grantDoc{}
+	case "servers":
+		v = &serverDoc{}
+	default:
+		return nil // parseSection reports the unknown key.
+	}
+	if err := yaml.NodeToValue(elem, v, yaml.Strict()); err != nil {
+		return yamlLoadError(file, err)
+	}
+	return r.add(file, line, v)
+}
+
+// add appends one decoded element (a pointer to one of the element
+// shapes) found at file:line.
+func (r *resourceDoc) add(file string, line int, v any) error {
+	source := fmt.Sprintf("%s:%d", file, line)
+	switch e := v.(type) {
+	case *userDoc:
+		r.data.Users = append(r.data.Users, evaluator.User(*e))
+		r.addLocation(KindUser, source)
+	case *groupDoc:
+		r.data.Groups = append(r.data.Groups, evaluator.Group(*e))
+		r.addLocation(KindGroup, source)
+	case *membershipDoc:
+		r.data.Memberships = append(r.data.Memberships, evaluator.Membership{GroupID: e.Group, UserID: e.User})
+		r.addLocation(KindMembership, source)
+	case *grantDoc:
+		grant, err := e.grant(source)
 		if err != nil {
 			return &LoadError{File: file, Line: line, Err: err}
 		}
 		r.data.Grants = append(r.data.Grants, grant)
-	case "servers":
-		var s serverDoc
-		if err := decode(&s); err != nil {
-			return err
-		}
-		r.data.Servers = append(r.data.Servers, s.server())
+	case *serverDoc:
+		r.data.Servers = append(r.data.Servers, e.server())
 		r.addLocation(KindServer, source)
 	}
 	return nil

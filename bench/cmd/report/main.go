@@ -65,6 +65,7 @@ func main() {
 	in := flag.String("in", "", "loadgen results file (JSON lines)")
 	decisions := flag.String("decisions", "", "directory of <server>.jsonl decision files from loadgen -decisions, to compare the servers' decisions")
 	callgrind := flag.String("callgrind", "", "summary.txt from callgrind.sh, to compare instructions per check")
+	scale := flag.String("scale", "", "scale.jsonl from scale.sh, to report startup time and memory with a large store")
 	flag.Parse()
 	if *in == "" {
 		fmt.Fprintln(os.Stderr, "report: missing -in: the loadgen results file")
@@ -80,6 +81,12 @@ func main() {
 	printTargets(os.Stdout, summaries)
 	if *callgrind != "" {
 		if err := printInstructions(os.Stdout, *callgrind); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+	}
+	if *scale != "" {
+		if err := printScale(os.Stdout, *scale); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(1)
 		}
@@ -349,4 +356,50 @@ func verdict(met bool) string {
 		return "met"
 	}
 	return "not met"
+}
+
+// startupRun is one line of scale.jsonl, written by cmd/startup.
+type startupRun struct {
+	StartupS      float64 `json:"startup_to_serving_s"`
+	CPUAtServingS float64 `json:"cpu_at_serving_s"`
+	RSSAtServing  int64   `json:"rss_at_serving_kib"`
+	PeakAtServing int64   `json:"peak_rss_at_serving_kib"`
+	RSSAfterLoad  int64   `json:"rss_after_load_kib"`
+	PeakAfterLoad int64   `json:"peak_rss_after_load_kib"`
+	LoadP99US     float64 `json:"load_p99_us"`
+}
+
+// Targets for a store of 10,000 users, 10,000 policies and 100,000 grants.
+const (
+	maxStartupSeconds = 2.0
+	maxRSSMiB         = 128.0
+)
+
+// printScale prints each scale.sh run and checks the startup and memory
+// targets against the worst run.
+func printScale(w io.Writer, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("failed to read scale results: %w", err)
+	}
+	fmt.Fprintln(w, "\nStartup and memory with 10,000 users, 10,000 policies and 100,000 grants (scale.sh):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | startup to SERVING s | CPU s until SERVING | RSS at SERVING MiB | peak RSS MiB | RSS after 20,000 checks MiB | p99 of those checks µs |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	var worstStartup, worstPeak float64
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var run startupRun
+		if err := json.Unmarshal([]byte(line), &run); err != nil {
+			return fmt.Errorf("%s:%d: invalid scale result: %w", path, i+1, err)
+		}
+		peak := float64(max(run.PeakAtServing, run.PeakAfterLoad)) / 1024
+		fmt.Fprintf(w, "| %d | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f |\n", i+1, run.StartupS, run.CPUAtServingS,
+			float64(run.RSSAtServing)/1024, peak, float64(run.RSSAfterLoad)/1024, run.LoadP99US)
+		worstStartup = max(worstStartup, run.StartupS)
+		worstPeak = max(worstPeak, peak)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- startup to SERVING, slowest run: %.2f s (target < %.0f s): %s\n", worstStartup, maxStartupSeconds, verdict(worstStartup < maxStartupSeconds))
+	fmt.Fprintf(w, "- peak RSS, largest run: %.0f MiB (target < %.0f MiB): %s\n", worstPeak, maxRSSMiB, verdict(worstPeak < maxRSSMiB))
+	return nil
 }
