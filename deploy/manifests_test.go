@@ -345,3 +345,26 @@ func unmarshalFile(t *testing.T, path string, v any) {
 		t.Fatalf("invalid YAML in %s: %v", path, err)
 	}
 }
+
+// TestEnvoyImageMatchesAPIVersion checks that the Envoy image in the
+// manifests is the release whose protos the bootstrap test validates
+// against: go-control-plane's envoy module vX.Y.Z carries Envoy X.Y.Z's API.
+func TestEnvoyImageMatchesAPIVersion(t *testing.T) {
+	match := regexp.MustCompile(`github\.com/envoyproxy/go-control-plane/envoy v(\d+\.\d+)\.`).FindSubmatch(readFile(t, "../go.mod"))
+	if match == nil {
+		t.Fatal("go.mod does not require github.com/envoyproxy/go-control-plane/envoy")
+	}
+	want := "envoyproxy/envoy:v" + string(match[1]) + "-latest"
+
+	for _, file := range []string{"kubernetes/deployment.yaml", "compose/compose.yaml"} {
+		images := regexp.MustCompile(`envoyproxy/envoy:\S+`).FindAllString(string(readFile(t, file)), -1)
+		if len(images) == 0 {
+			t.Errorf("%s uses no envoyproxy/envoy image", file)
+		}
+		for _, image := range images {
+			if image != want {
+				t.Errorf("%s uses %s, want %s to match the API version in go.mod", file, image, want)
+			}
+		}
+	}
+}

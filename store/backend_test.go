@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,12 @@ func testWriterLifecycle(t *testing.T, st writableStore) {
 	}
 	if _, err := st.Get(ctx, KindUser, "u-9999"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get a missing user: err = %v, want ErrNotFound", err)
+	}
+	if err := st.Delete(ctx, KindUser, "u-9999", AnyVersion); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Delete a missing user: err = %v, want ErrNotFound", err)
+	}
+	if err := st.Delete(ctx, KindUser, "u-0005", 0); err == nil || !strings.Contains(err.Error(), "invalid expected version 0") {
+		t.Errorf("Delete with version 0: err = %v, want an invalid version error", err)
 	}
 	if err := st.Delete(ctx, KindPolicy, "deny-server-delete", AnyVersion); !errors.Is(err, ErrInUse) {
 		t.Errorf("Delete a policy in use: err = %v, want ErrInUse", err)

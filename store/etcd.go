@@ -15,6 +15,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/ecsauthz/ecsauthz/evaluator"
 )
@@ -76,6 +78,12 @@ func NewEtcdStore(_ context.Context, conf EtcdConfig, opts ...Option) (*EtcdStor
 		Endpoints:   conf.Endpoints,
 		DialTimeout: conf.DialTimeout,
 		Logger:      zap.NewNop(),
+		// Reconnect within maxBackoff after an outage, as the PostgreSQL
+		// watch does, instead of gRPC's default of up to 120 s.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 2, Jitter: 0.2, MaxDelay: maxBackoff},
+			MinConnectTimeout: conf.DialTimeout,
+		})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create etcd client: %w", err)
@@ -254,8 +262,15 @@ func (s *EtcdStore) snapshot(st *etcdState) (*Snapshot, error) {
 	return &Snapshot{Data: data, Revision: strconv.FormatInt(st.revision, 10), LoadedAt: time.Now()}, nil
 }
 
+// etcdReadTimeout bounds one read of the whole prefix. The etcd client
+// otherwise waits for a connection without limit, and a watch that is
+// waiting would report nothing while etcd is down.
+const etcdReadTimeout = time.Minute
+
 // readAll reads every key under the prefix at one revision.
 func (s *EtcdStore) readAll(ctx context.Context) (*etcdState, error) {
+	ctx, cancel := context.WithTimeout(ctx, etcdReadTimeout)
+	defer cancel()
 	resp, err := s.cli.Get(ctx, s.prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("failed to read etcd prefix %s: %w", s.prefix, err)

@@ -131,6 +131,9 @@ func (s *EtcdStore) Delete(ctx context.Context, k Kind, key string, ifVersion in
 	if _, ok := etcdDirs[k]; !ok {
 		return fmt.Errorf("invalid kind %q", k)
 	}
+	if ifVersion == 0 || ifVersion < AnyVersion {
+		return fmt.Errorf("invalid expected version %d for a delete: pass the current version or AnyVersion", ifVersion)
+	}
 	full := s.keyOf(k, key)
 	dependents, err := s.dependents(ctx, k, key)
 	if err != nil {
@@ -156,7 +159,7 @@ func (s *EtcdStore) Delete(ctx context.Context, k Kind, key string, ifVersion in
 		return fmt.Errorf("failed to delete %s %q: %w", k, key, err)
 	}
 	if !resp.Succeeded {
-		return s.explainFailedTxn(ctx, k, key, max(ifVersion, 1), nil)
+		return s.explainFailedTxn(ctx, k, key, ifVersion, nil)
 	}
 	return nil
 }

@@ -166,6 +166,32 @@ func TestFileStoreErrors(t *testing.T) {
 			want:  []string{"p.json:1:", `policy "p", Statement:`, "missing"},
 		},
 		{
+			name:  "json unknown field",
+			files: map[string]string{"u.json": "{\"users\": [\n  {\"id\": \"u1\", \"name\": \"n\", \"domain_id\": \"d\"},\n  {\"id\": \"u2\", \"mail\": \"x\"}\n]}\n"},
+			want:  []string{"u.json:3:", `unknown field "mail"`},
+		},
+		{
+			name:  "json unknown key",
+			files: map[string]string{"u.json": "{\n\"users\": [],\n\"people\": []}"},
+			want:  []string{"u.json:3:", `unknown key "people"`},
+		},
+		{
+			name:  "json syntax",
+			files: map[string]string{"u.json": "{\"users\": [\n  {\"id\": }\n]}"},
+			want:  []string{"u.json:2:", "invalid character"},
+		},
+		{
+			name:  "json section not a list",
+			files: map[string]string{"u.json": `{"users": {"id": "u1"}}`},
+			want:  []string{"u.json:1:", "users must be a list"},
+		},
+		{
+			name: "json reference",
+			files: map[string]string{"g.json": "{\"grants\": [\n" +
+				"  {\"policy\": \"p\", \"group\": \"nope\", \"scope\": \"domain\"}\n]}"},
+			want: []string{"g.json:2:", `group "nope" not found`},
+		},
+		{
 			name: "every problem at once",
 			files: map[string]string{
 				"a.yaml":          "users:\n  - id: u1\n    mail: x\n",
@@ -279,4 +305,38 @@ func writeFileAtomic(path, content string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+func TestFileStoreJSONDocuments(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "store.json"), `{
+  "users": [
+    {"id": "u1", "name": "alice", "domain_id": "d1", "root": true}
+  ],
+  "groups": [{"id": "g1", "name": "admins", "domain_id": "d1"}],
+  "memberships": [{"group": "g1", "user": "u1"}],
+  "grants": [
+    {"policy": "ECS ReadOnlyAccess", "group": "g1", "scope": "project", "scope_id": "p1"},
+    {"policy": "ECS FullAccess", "user": "u1", "scope": "domain"}
+  ],
+  "servers": [{"id": "s1", "project_id": "p1", "tags": {"team": "dev"}}]
+}`)
+	snap, err := NewFileStore(dir).Load(context.Background())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	path := filepath.Join(dir, "store.json")
+	want := &evaluator.Data{
+		Users:       []evaluator.User{{ID: "u1", Name: "alice", DomainID: "d1", Root: true}},
+		Groups:      []evaluator.Group{{ID: "g1", Name: "admins", DomainID: "d1"}},
+		Memberships: []evaluator.Membership{{GroupID: "g1", UserID: "u1"}},
+		Grants: []evaluator.Grant{
+			{Policy: "ECS ReadOnlyAccess", GroupID: "g1", Scope: evaluator.ScopeProject, ScopeID: "p1", Source: path + ":8"},
+			{Policy: "ECS FullAccess", UserID: "u1", Scope: evaluator.ScopeDomain, Source: path + ":9"},
+		},
+		Servers: []evaluator.Server{{ID: "s1", ProjectID: "p1", EnterpriseProjectID: "0", Tags: map[string]string{"team": "dev"}}},
+	}
+	if diff := cmp.Diff(want, snap.Data, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("data (-want +got):\n%s", diff)
+	}
 }

@@ -63,15 +63,22 @@ func (r *resourceDoc) addLocation(k Kind, source string) {
 	r.locations[k] = append(r.locations[k], source)
 }
 
-// parseResourceDoc reads one YAML or JSON resource document: a mapping with
-// any of the keys users, groups, memberships, grants and servers, each a
-// list. It returns every problem it finds, each a [*LoadError].
-func (r *resourceDoc) parse(file string, src []byte) []error {
+// parse reads one YAML resource document: a mapping with any of the keys
+// users, groups, memberships, grants and servers, each a list. It returns
+// every problem it finds, each a [*LoadError]. JSON documents go through
+// [resourceDoc.parseJSON] instead.
+func (r *resourceDoc) parse(file string, src []byte) (errs []error) {
+	// go-yaml v1.19.2 panics on some malformed input (a nil node inside
+	// a tagged sequence). A bad file must not stop the server.
+	defer func() {
+		if p := recover(); p != nil {
+			errs = append(errs, &LoadError{File: file, Err: fmt.Errorf("invalid YAML: the parser failed: %v", p)})
+		}
+	}()
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		return []error{yamlLoadError(file, err)}
 	}
-	var errs []error
 	for _, doc := range f.Docs {
 		if doc.Body == nil {
 			continue // An empty document holds nothing.

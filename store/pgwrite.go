@@ -283,6 +283,9 @@ func (s *PostgresStore) Delete(ctx context.Context, k Kind, key string, ifVersio
 	if !ok {
 		return fmt.Errorf("invalid kind %q", k)
 	}
+	if ifVersion == 0 || ifVersion < AnyVersion {
+		return fmt.Errorf("invalid expected version %d for a delete: pass the current version or AnyVersion", ifVersion)
+	}
 	args, err := keyArgs(k, key)
 	if err != nil {
 		return err
@@ -307,7 +310,7 @@ func (s *PostgresStore) Delete(ctx context.Context, k Kind, key string, ifVersio
 			return fmt.Errorf("failed to delete %s %q: %w", k, key, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return s.conflict(ctx, k, key, max(ifVersion, 1))
+			return s.conflict(ctx, k, key, ifVersion)
 		}
 		return nil
 	})

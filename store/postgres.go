@@ -107,8 +107,12 @@ func checkSchemaVersion(ctx context.Context, q pgx.Tx) error {
 	if err != nil {
 		return fmt.Errorf("failed to read schema version: %w", err)
 	}
-	if want := SchemaVersion(); v != want {
+	want := SchemaVersion()
+	switch {
+	case v < want:
 		return fmt.Errorf("database schema is at version %d, this build needs %d: run `ecsauthz store migrate --dsn ...`", v, want)
+	case v > want:
+		return fmt.Errorf("database schema is at version %d, newer than the %d this build knows: upgrade ecsauthz", v, want)
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ type Reloader[T any] struct {
 	contentOK   atomic.Bool
 	unreachable atomic.Bool
 
-	mu     sync.Mutex // guards health and serializes apply
+	mu     sync.Mutex // guards health
 	health Health
 
 	metrics *reloadMetrics
@@ -100,7 +100,7 @@ func NewReloader[T any](st Store, compile func(*Snapshot) (T, error), conf Reloa
 		conf.Logger = slog.Default()
 	}
 	r := &Reloader[T]{store: st, compile: compile, conf: conf, log: conf.Logger, now: time.Now}
-	m, err := newReloadMetrics(conf.Registerer, r.ageSeconds, r.usableValue)
+	m, err := newReloadMetrics(conf.Registerer, r.ageSeconds, r.usableValue, r.inSyncValue)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +109,7 @@ func NewReloader[T any](st Store, compile func(*Snapshot) (T, error), conf Reloa
 }
 
 // Run watches the store until ctx is done and then returns ctx.Err().
+// Call it once per reloader.
 // When the watch stops with an error it is reported and restarted after a
 // backoff of up to [maxBackoff].
 func (r *Reloader[T]) Run(ctx context.Context) error {
@@ -193,10 +194,10 @@ func (r *Reloader[T]) Health() Health {
 }
 
 // apply compiles snap and swaps it in. A snapshot with the revision in
-// force only confirms it.
+// force only confirms it. The store's watch calls apply from one goroutine,
+// so compiles never overlap. The lock is not held during the compile, so
+// [Reloader.Health] does not wait for it.
 func (r *Reloader[T]) apply(snap *Snapshot) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if c := r.current.Load(); c != nil && c.snap.Revision == snap.Revision && snap.Revision != "" {
 		r.markSynced()
 		return
@@ -205,12 +206,14 @@ func (r *Reloader[T]) apply(snap *Snapshot) {
 	start := r.now()
 	value, err := r.compile(snap)
 	if err != nil {
-		r.failLocked(fmt.Errorf("failed to compile snapshot %s: %w", snap.Revision, err))
+		r.fail(fmt.Errorf("failed to compile snapshot %s: %w", snap.Revision, err))
 		return
 	}
 	r.current.Store(&compiled[T]{value: value, snap: snap})
 	r.markSynced()
 
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.health.Ready = true
 	r.health.Revision = snap.Revision
 	r.health.LoadedAt = snap.LoadedAt
@@ -297,6 +300,13 @@ func (r *Reloader[T]) ageSeconds() float64 {
 	return time.Duration(r.now().UnixNano() - ns).Seconds()
 }
 
+func (r *Reloader[T]) inSyncValue() float64 {
+	if r.inSync() {
+		return 1
+	}
+	return 0
+}
+
 func (r *Reloader[T]) usableValue() float64 {
 	if _, ok := r.Current(); ok {
 		return 1
@@ -310,7 +320,7 @@ type reloadMetrics struct {
 	lastSuccess prometheus.Gauge
 }
 
-func newReloadMetrics(reg prometheus.Registerer, age, usable func() float64) (*reloadMetrics, error) {
+func newReloadMetrics(reg prometheus.Registerer, age, usable, inSync func() float64) (*reloadMetrics, error) {
 	m := &reloadMetrics{
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ecsauthz_store_reloads_total",
@@ -336,6 +346,10 @@ func newReloadMetrics(reg prometheus.Registerer, age, usable func() float64) (*r
 			Name: "ecsauthz_store_snapshot_usable",
 			Help: "1 when a snapshot is loaded and within the maximum staleness, else 0.",
 		}, usable),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ecsauthz_store_in_sync",
+			Help: "1 when the store is reachable and its content loaded and compiled, else 0.",
+		}, inSync),
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {

@@ -82,6 +82,9 @@ func TestReloaderFileChanges(t *testing.T) {
 	if _, ok := r.Current(); !ok {
 		t.Error("Current unusable after a failed reload, want the last good snapshot")
 	}
+	if got := metricValue(t, reg, "ecsauthz_store_in_sync", ""); got != 0 {
+		t.Errorf("in-sync gauge after a failed reload = %v, want 0", got)
+	}
 	if got := metricValue(t, reg, "ecsauthz_store_reloads_total", "failure"); got < 1 {
 		t.Errorf("failure counter = %v, want >= 1", got)
 	}
