@@ -64,42 +64,64 @@ stop_server() {
 }
 trap stop_server EXIT
 
-for name in $SERVERS; do
-	checks=$CHECKS
+# measure NAME CHECKS runs one server under callgrind and appends its
+# instructions per check to summary.txt. It returns non-zero when the server
+# does not come up or dies during the measurement.
+measure() {
+	local name=$1 checks=$2 command
 	case $name in
 	noop) command=("$bin/noop" -addr "$addr") ;;
 	ecsauthz) command=("$bin/ecsauthz" serve -grpc-address "$addr" -http-address "$http_addr" -log-level warn) ;;
-	rego)
-		command=("$bin/regopeer" -addr "$addr" -jwks "$repo_dir/examples/jwks/jwks.json")
-		checks=$((CHECKS / 4))
-		;;
+	rego) command=("$bin/regopeer" -addr "$addr" -jwks "$repo_dir/examples/jwks/jwks.json") ;;
 	esac
+	rm -f "$out_dir/$name".*.out*
 	# Callgrind 3.19 aborts on the signals of Go's asynchronous preemption
 	# (assertion in vgCallgrind_post_signal), so the server runs without it.
 	(cd "$repo_dir" && GODEBUG=asyncpreemptoff=1 exec valgrind --tool=callgrind \
 		--callgrind-out-file="$out_dir/$name.%p.out" "${command[@]}") >"$out_dir/$name.log" 2>&1 &
 	server_pid=$!
+	local attempt
 	for attempt in $(seq 36); do
 		if "$bin/loadgen" -addr "$addr" -wait 5s 2>/dev/null; then
 			break
 		fi
 		if ! kill -0 "$server_pid" 2>/dev/null || ((attempt == 36)); then
 			echo "callgrind.sh: $name did not become SERVING; see $out_dir/$name.log" >&2
-			exit 1
+			stop_server
+			return 1
 		fi
 	done
 	"$bin/loadgen" -addr "$addr" -requests "$MIX" -c "$CONCURRENCY" -warmup 0s -count "$((checks / 4))" \
-		-max-duration 10m >/dev/null
+		-max-duration 10m >/dev/null || { stop_server; return 1; }
 	callgrind_control -z "$server_pid" >/dev/null 2>&1
 	"$bin/loadgen" -addr "$addr" -requests "$MIX" -c "$CONCURRENCY" -warmup 0s -count "$checks" \
-		-max-duration 20m -server "$name" >"$out_dir/$name.load.txt"
+		-max-duration 20m -server "$name" >"$out_dir/$name.load.txt" || { stop_server; return 1; }
 	callgrind_control -d "$server_pid" >/dev/null 2>&1
 	stop_server
 
 	# The dump (suffix .1) contains the measured checks. The file written at
 	# exit contains what ran after the dump and is ignored.
-	dump=$(ls "$out_dir/$name".*.out.1)
+	local dump instructions
+	dump=$(ls "$out_dir/$name".*.out.1 2>/dev/null) || return 1
 	instructions=$(sed -n 's/^summary: *\([0-9]*\).*$/\1/p' "$dump")
 	printf '%-10s checks=%-6s instructions=%-14s per_check=%s\n' "$name" "$checks" "$instructions" \
 		"$((instructions / checks))" | tee -a "$out_dir/summary.txt"
+}
+
+for name in $SERVERS; do
+	checks=$CHECKS
+	if [[ $name == rego ]]; then
+		checks=$((CHECKS / 4))
+	fi
+	# Callgrind sometimes still aborts on a signal (see measure), so a
+	# failed measurement is retried.
+	for attempt in 1 2 3; do
+		if measure "$name" "$checks"; then
+			break
+		fi
+		echo "callgrind.sh: measurement of $name failed (attempt $attempt of 3)" >&2
+		if ((attempt == 3)); then
+			exit 1
+		fi
+	done
 done

@@ -6,7 +6,8 @@
 #
 # Usage: bench/scale.sh [OUT_DIR]
 #   RUNS=3  MIX=<CheckRequest dir for the burst after SERVING>
-#   GENSTORE_ARGS="-users 10000 -policies 10000 -grants 100000"
+#   GENSTORE_ARGS="-users 10000 -policies 10000 -grants 100000 -format json"
+#       (the resource documents are JSON by default; -format yaml writes YAML)
 #   PIN_CPU=<cpu>  pins the server to one CPU (default: unpinned)
 #
 # Prints one JSON line per run (see bench/cmd/startup) and appends it to

@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,8 +63,10 @@ type principal struct {
 // bucket is the union of the policies granted to one user at one scope.
 // Users with the same policies at the same scope share one bucket.
 type bucket struct {
-	scope       ScopeKind
-	scopeID     string
+	scope   ScopeKind
+	scopeID string
+	// serial numbers the bucket while Compile builds it. 0 means unset.
+	serial      int
 	policies    []*compiledPolicy
 	allow, deny bitset
 	// allowBy and denyBy hold, per action ID, the first condition-free
@@ -107,9 +110,9 @@ func compile(data *Data, actions []*catalog.Action, conf Config) (*Engine, []Pro
 		return nil, ps.warnings(), err
 	}
 
-	interned := map[string]*bucket{}
+	b := &principalBuilder{interned: map[string]*bucket{}, lastBucket: make([]int, len(e.policies))}
 	for _, u := range data.Users {
-		e.principals[u.ID] = e.buildPrincipal(users[u.ID], byUser[u.ID], members[u.ID], byGroup, interned)
+		e.principals[u.ID] = e.buildPrincipal(users[u.ID], byUser[u.ID], members[u.ID], byGroup, b)
 	}
 	return e, ps.warnings(), nil
 }
@@ -180,7 +183,7 @@ func (e *Engine) compilePolicies(stored []Policy, ps *problems) {
 			continue
 		}
 		before := len(ps.list)
-		pol := parsePolicy(p.Name, p.Document, &e.conf.Limits, ps)
+		pol := parsePolicyCached(p.Name, p.Document, &e.conf.Limits, ps)
 		for j := before; j < len(ps.list); j++ {
 			ps.list[j].Location = locate(ps.list[j].Location, p.Source)
 		}
@@ -190,7 +193,12 @@ func (e *Engine) compilePolicies(stored []Policy, ps *problems) {
 		}
 		e.policies[p.Name] = pol
 	}
+	// Entries left over were validated but are not in this store.
+	parsedPolicies.clear()
+	ordinal := 0
 	for _, pol := range e.policies {
+		pol.ordinal = ordinal
+		ordinal++
 		e.bindCatalog(pol, cache)
 	}
 }
@@ -305,9 +313,15 @@ func indexMemberships(list []Membership, users map[string]*User, groups map[stri
 	return members
 }
 
+// grantRef is a checked grant with its compiled policy.
+type grantRef struct {
+	grant  *Grant
+	policy *compiledPolicy
+}
+
 // indexGrants checks every grant and returns them by user id and group id.
-func (e *Engine) indexGrants(list []Grant, users map[string]*User, groups map[string]*Group, ps *problems) (byUser, byGroup map[string][]*Grant) {
-	byUser, byGroup = map[string][]*Grant{}, map[string][]*Grant{}
+func (e *Engine) indexGrants(list []Grant, users map[string]*User, groups map[string]*Group, ps *problems) (byUser, byGroup map[string][]grantRef) {
+	byUser, byGroup = map[string][]grantRef{}, map[string][]grantRef{}
 	for i := range list {
 		g := &list[i]
 		loc := locate(fmt.Sprintf("Grants[%d]", i), g.Source)
@@ -339,9 +353,9 @@ func (e *Engine) indexGrants(list []Grant, users map[string]*User, groups map[st
 			continue
 		}
 		if g.UserID != "" {
-			byUser[g.UserID] = append(byUser[g.UserID], g)
+			byUser[g.UserID] = append(byUser[g.UserID], grantRef{g, e.policies[g.Policy]})
 		} else {
-			byGroup[g.GroupID] = append(byGroup[g.GroupID], g)
+			byGroup[g.GroupID] = append(byGroup[g.GroupID], grantRef{g, e.policies[g.Policy]})
 		}
 	}
 	return byUser, byGroup
@@ -379,60 +393,83 @@ func (e *Engine) indexServers(list []Server, ps *problems) {
 	}
 }
 
+// principalBuilder is the state buildPrincipal keeps across users.
+type principalBuilder struct {
+	// interned maps a bucket key to the bucket users share.
+	interned map[string]*bucket
+	// lastBucket holds, per policy ordinal, the serial of the last bucket
+	// the policy was added to, so that adding a policy twice to one
+	// bucket is caught without a search of the bucket's list.
+	lastBucket []int
+	serials    int
+	key        []byte
+}
+
 // buildPrincipal merges a user's direct grants and the grants of the user's
 // groups into one bucket per scope. Buckets with the same scope and the same
-// policies in the same order are shared between users through interned.
-func (e *Engine) buildPrincipal(u *User, direct []*Grant, groupIDs []string, byGroup map[string][]*Grant, interned map[string]*bucket) *principal {
+// policies in the same order are shared between users through b.interned.
+func (e *Engine) buildPrincipal(u *User, direct []grantRef, groupIDs []string, byGroup map[string][]grantRef, b *principalBuilder) *principal {
 	p := &principal{user: u, root: u.Root || e.roots[u.ID]}
 	for _, g := range direct {
-		p.addGrant(g, e.policies[g.Policy])
+		p.addGrant(g, b)
 	}
 	for _, id := range groupIDs {
 		for _, g := range byGroup[id] {
-			p.addGrant(g, e.policies[g.Policy])
+			p.addGrant(g, b)
 		}
 	}
 
-	intern := func(b *bucket) *bucket {
-		if b == nil {
-			return nil
-		}
-		key := b.key()
-		if shared := interned[key]; shared != nil {
-			return shared
-		}
-		e.finish(b)
-		interned[key] = b
-		return b
+	p.domain, p.global = e.intern(p.domain, b), e.intern(p.global, b)
+	for i, bk := range p.projects {
+		p.projects[i] = e.intern(bk, b)
 	}
-	p.domain, p.global = intern(p.domain), intern(p.global)
-	for i, b := range p.projects {
-		p.projects[i] = intern(b)
-	}
-	for i, b := range p.enterpriseProjects {
-		p.enterpriseProjects[i] = intern(b)
+	for i, bk := range p.enterpriseProjects {
+		p.enterpriseProjects[i] = e.intern(bk, b)
 	}
 	slices.SortFunc(p.enterpriseProjects, func(a, b *bucket) int { return strings.Compare(a.scopeID, b.scopeID) })
 	return p
 }
 
+// intern returns the shared bucket with the scope and policies of bk,
+// finishing bk and sharing it when it is the first of its kind.
+func (e *Engine) intern(bk *bucket, b *principalBuilder) *bucket {
+	if bk == nil {
+		return nil
+	}
+	b.key = bk.appendKey(b.key[:0])
+	if shared := b.interned[string(b.key)]; shared != nil {
+		return shared
+	}
+	e.finish(bk)
+	b.interned[string(b.key)] = bk
+	return bk
+}
+
 // addGrant adds a granted policy to the bucket of the grant's scope, once.
-func (p *principal) addGrant(g *Grant, pol *compiledPolicy) {
-	b := p.bucketFor(g.Scope, g.ScopeID)
-	if !slices.Contains(b.policies, pol) {
-		b.policies = append(b.policies, pol)
+func (p *principal) addGrant(g grantRef, b *principalBuilder) {
+	pol := g.policy
+	bk := p.bucketFor(g.grant.Scope, g.grant.ScopeID)
+	if bk.serial == 0 {
+		b.serials++
+		bk.serial = b.serials
+	}
+	if b.lastBucket[pol.ordinal] != bk.serial {
+		b.lastBucket[pol.ordinal] = bk.serial
+		bk.policies = append(bk.policies, pol)
 	}
 }
 
-// key identifies a bucket by scope and policy list, for sharing.
-func (b *bucket) key() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%d\x00%s", b.scope, b.scopeID)
-	for _, pol := range b.policies {
-		sb.WriteString("\x00")
-		sb.WriteString(pol.name)
+// appendKey appends the bucket's identity for sharing: the scope, the scope
+// id and the ordinals of its policies in order. Ordinals are only unique
+// within one engine.
+func (bk *bucket) appendKey(key []byte) []byte {
+	key = append(key, byte(bk.scope))
+	key = append(key, bk.scopeID...)
+	key = append(key, 0)
+	for _, pol := range bk.policies {
+		key = binary.LittleEndian.AppendUint32(key, uint32(pol.ordinal))
 	}
-	return sb.String()
+	return key
 }
 
 // finish computes a bucket's bitsets, the deciding statement of every set

@@ -218,3 +218,71 @@ func TestCompileGrantOfInvalidPolicy(t *testing.T) {
 		t.Errorf("compile error %v does not wrap ErrInvalidPolicy", err)
 	}
 }
+
+func TestCompileAfterValidatePolicy(t *testing.T) {
+	doc := []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["ecs:cloudServers:list"]},` +
+		`{"Effect":"Deny","Action":["ecs:*:*"],"Condition":{"StringEquals":{"ecs:imageID":["img"]}}}]}`)
+	data := &Data{
+		Users:    []User{{ID: "u-1", DomainID: "d-1"}},
+		Policies: []Policy{{Name: "listed", Document: doc, Source: "policies/listed.json"}},
+		Grants:   []Grant{{Policy: "listed", UserID: "u-1", Scope: ScopeDomain}},
+	}
+	var conf Config
+	conf.SetDefaults()
+
+	_, fresh, err := compile(data, testActions(), conf)
+	if err != nil {
+		t.Fatalf("compile without validation: %v", err)
+	}
+	if err := ValidatePolicy("listed", doc, conf.Limits); err != nil {
+		t.Fatalf("ValidatePolicy: %v", err)
+	}
+	if n := len(parsedPolicies.entries); n != 1 {
+		t.Fatalf("parse cache holds %d entries after ValidatePolicy, want 1", n)
+	}
+	engine, reused, err := compile(data, testActions(), conf)
+	if err != nil {
+		t.Fatalf("compile after validation: %v", err)
+	}
+	if n := len(parsedPolicies.entries); n != 0 {
+		t.Errorf("parse cache holds %d entries after compile, want 0", n)
+	}
+	if len(reused) != 1 || len(fresh) != 1 || reused[0] != fresh[0] {
+		t.Errorf("warnings after validation = %v, want %v", reused, fresh)
+	}
+	var d Decision
+	engine.DecideActions(&ActionsRequest{Principal: Principal{UserID: "u-1", DomainID: "d-1"},
+		Actions: []string{"ecs:cloudServers:list"}, ProjectID: "p-1"}, &d)
+	if !d.Allowed {
+		t.Errorf("decision after validation = %+v, want allowed", d)
+	}
+
+	// A second engine from the same validation must not share statements
+	// with the first: each compile binds its own.
+	if err := ValidatePolicy("listed", doc, conf.Limits); err != nil {
+		t.Fatalf("ValidatePolicy: %v", err)
+	}
+	second, _, err := compile(data, testActions(), conf)
+	if err != nil {
+		t.Fatalf("second compile: %v", err)
+	}
+	if second.policies["listed"] == engine.policies["listed"] {
+		t.Error("two compiles share one compiled policy")
+	}
+}
+
+func TestValidatePolicyOtherLimits(t *testing.T) {
+	doc := []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["ecs:cloudServers:list","ecs:cloudServers:get"]}]}`)
+	var conf Config
+	conf.SetDefaults()
+	loose := conf.Limits
+	loose.ActionsPerStatement = 5
+	if err := ValidatePolicy("two", doc, loose); err != nil {
+		t.Fatalf("ValidatePolicy: %v", err)
+	}
+	conf.Limits.ActionsPerStatement = 1
+	data := &Data{Policies: []Policy{{Name: "two", Document: doc}}}
+	if _, _, err := compile(data, testActions(), conf); !errors.Is(err, ErrLimitExceeded) {
+		t.Errorf("compile under a stricter limit = %v, want ErrLimitExceeded", err)
+	}
+}

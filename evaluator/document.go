@@ -1,10 +1,10 @@
 package evaluator
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -25,6 +25,8 @@ type compiledPolicy struct {
 	name       string
 	builtin    bool
 	statements []*statement
+	// ordinal numbers the policy within one engine, from 0.
+	ordinal int
 
 	// allow and deny hold, per catalog action ID, the union of the fast
 	// statements of each effect. bindCatalog fills them.
@@ -84,9 +86,7 @@ func (s *statement) matchesName(name string) bool {
 // Warnings, such as an unknown condition key, are not errors. Use
 // [CheckPolicy] to see them.
 func ValidatePolicy(name string, doc []byte, limits Limits) error {
-	var ps problems
-	parsePolicy(name, doc, &limits, &ps)
-	return ps.err()
+	return validatePolicyCached(name, doc, limits).err()
 }
 
 // CheckPolicy checks a custom policy document like [ValidatePolicy] and
@@ -127,21 +127,20 @@ func parsePolicy(name string, doc []byte, limits *Limits, ps *problems) *compile
 		ps.errorf(ErrInvalidPolicy, loc+", Version", "must be %q, got %s", PolicyVersion, raw)
 	}
 
-	var rawStatements []json.RawMessage
-	if raw, ok := fields["Statement"]; !ok {
-		ps.errorf(ErrInvalidPolicy, loc+", Statement", "missing")
-	} else if err := strictUnmarshal(raw, &rawStatements); err != nil {
-		ps.errorf(ErrInvalidPolicy, loc+", Statement", "must be a list of statements: %v", err)
-	} else if len(rawStatements) == 0 {
-		ps.errorf(ErrInvalidPolicy, loc+", Statement", "is empty")
-	}
-	if limits != nil && len(rawStatements) > limits.Statements {
-		ps.errorf(ErrLimitExceeded, loc+", Statement", "has %d statements, more than the limit of %d", len(rawStatements), limits.Statements)
+	statements := decodeStatements(fields, loc, ps)
+	if limits != nil && len(statements) > limits.Statements {
+		ps.errorf(ErrLimitExceeded, loc+", Statement", "has %d statements, more than the limit of %d", len(statements), limits.Statements)
 	}
 
 	pol := &compiledPolicy{name: name}
-	for i, raw := range rawStatements {
-		st := parseStatement(raw, fmt.Sprintf("%s, Statement[%d]", loc, i), limits, ps)
+	for i, stFields := range statements {
+		stLoc := loc + ", Statement[" + strconv.Itoa(i) + "]"
+		var st *statement
+		if stFields.err != nil {
+			ps.errorf(ErrInvalidPolicy, stLoc, "statement is not a JSON object: %v", stFields.err)
+		} else {
+			st = parseStatement(stFields.fields, stLoc, limits, ps)
+		}
 		if st != nil {
 			st.policy, st.index = pol, i
 			pol.statements = append(pol.statements, st)
@@ -153,14 +152,55 @@ func parsePolicy(name string, doc []byte, limits *Limits, ps *problems) *compile
 	return pol
 }
 
-// parseStatement parses one statement. It returns nil after recording an
-// error that leaves the statement unusable.
-func parseStatement(raw json.RawMessage, loc string, limits *Limits, ps *problems) *statement {
-	var fields map[string]json.RawMessage
-	if err := strictUnmarshal(raw, &fields); err != nil {
-		ps.errorf(ErrInvalidPolicy, loc, "statement is not a JSON object: %v", err)
+// statementFields is one element of the Statement list, split into its
+// fields, or the reason it is not a JSON object.
+type statementFields struct {
+	fields map[string]json.RawMessage
+	err    error
+}
+
+// decodeStatements splits the Statement element into its statements. It
+// records an error when Statement is missing, not a list or empty.
+//
+// Most documents are valid, so the whole list is decoded in one call. When
+// that fails, each element is decoded on its own, so that the error names
+// the statement that is not an object.
+func decodeStatements(fields map[string]json.RawMessage, loc string, ps *problems) []statementFields {
+	raw, ok := fields["Statement"]
+	if !ok {
+		ps.errorf(ErrInvalidPolicy, loc+", Statement", "missing")
 		return nil
 	}
+	var objects []map[string]json.RawMessage
+	if err := strictUnmarshal(raw, &objects); err == nil {
+		if len(objects) == 0 {
+			ps.errorf(ErrInvalidPolicy, loc+", Statement", "is empty")
+		}
+		out := make([]statementFields, len(objects))
+		for i, o := range objects {
+			out[i].fields = o
+		}
+		return out
+	}
+
+	var rawStatements []json.RawMessage
+	if err := strictUnmarshal(raw, &rawStatements); err != nil {
+		ps.errorf(ErrInvalidPolicy, loc+", Statement", "must be a list of statements: %v", err)
+		return nil
+	}
+	if len(rawStatements) == 0 {
+		ps.errorf(ErrInvalidPolicy, loc+", Statement", "is empty")
+	}
+	out := make([]statementFields, len(rawStatements))
+	for i, r := range rawStatements {
+		out[i].err = strictUnmarshal(r, &out[i].fields)
+	}
+	return out
+}
+
+// parseStatement parses the fields of one statement. It returns nil after
+// recording an error that leaves the statement unusable.
+func parseStatement(fields map[string]json.RawMessage, loc string, limits *Limits, ps *problems) *statement {
 	checkFields(fields, loc, ps, "Effect", "Action", "Resource", "Condition")
 	st := &statement{anyResource: true}
 
@@ -264,18 +304,13 @@ func parseResources(raw json.RawMessage, loc string, limits *Limits, ps *problem
 	return out, anyResource
 }
 
-// strictUnmarshal decodes JSON rejecting unknown struct fields and trailing
-// data.
+// strictUnmarshal decodes one JSON value and rejects trailing data.
+// json.Unmarshal checks the whole input, so it rejects trailing data too,
+// and it avoids the buffer a json.Decoder allocates per call. The targets
+// here are maps, slices and strings, which have no unknown fields to
+// reject.
 func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("unexpected data after the JSON value")
-	}
-	return nil
+	return json.Unmarshal(data, v)
 }
 
 // checkFields records an error for every key of fields not in allowed, in

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -335,36 +334,7 @@ func BenchmarkFileLoadLarge(b *testing.B) {
 // resource documents are JSON instead of YAML.
 func BenchmarkFileLoadLargeJSON(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "large")
-	data := largeData(b)
-	if err := WriteDir(dir, data); err != nil {
-		b.Fatal(err)
-	}
-
-	// Grants and memberships move into grants.json.
-	doc := map[string]any{}
-	var grants []grantDoc
-	for _, g := range data.Grants {
-		grants = append(grants, grantToDoc(g))
-	}
-	var members []membershipDoc
-	for _, m := range data.Memberships {
-		members = append(members, membershipDoc{Group: m.GroupID, User: m.UserID})
-	}
-	doc["grants"], doc["memberships"] = grants, members
-	src, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "grants.json"), src, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "grants.yaml"), []byte("grants: []\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "groups.yaml"), []byte(groupsOnlyYAML(data)), 0o644); err != nil {
-		b.Fatal(err)
-	}
-
+	writeDirJSON(b, dir, largeData(b))
 	st := NewFileStore(dir)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -374,11 +344,56 @@ func BenchmarkFileLoadLargeJSON(b *testing.B) {
 	}
 }
 
-func groupsOnlyYAML(d *evaluator.Data) string {
-	var sb strings.Builder
-	sb.WriteString("groups:\n")
-	for _, g := range d.Groups {
-		fmt.Fprintf(&sb, "  - {id: %s, name: %s, domain_id: %s}\n", g.ID, g.Name, g.DomainID)
+// BenchmarkFullReloadFileJSON is BenchmarkFullReloadFile with every
+// resource document in JSON.
+func BenchmarkFullReloadFileJSON(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "large")
+	writeDirJSON(b, dir, largeData(b))
+	benchFullReload(b, NewFileStore(dir))
+}
+
+// writeDirJSON exports data like WriteDir, then replaces each YAML
+// resource document with a JSON document of the same lists.
+func writeDirJSON(b *testing.B, dir string, data *evaluator.Data) {
+	if err := WriteDir(dir, data); err != nil {
+		b.Fatal(err)
 	}
-	return sb.String()
+	var users []userDoc
+	for _, u := range data.Users {
+		users = append(users, userDoc(u))
+	}
+	var groups []groupDoc
+	for _, g := range data.Groups {
+		groups = append(groups, groupDoc(g))
+	}
+	var members []membershipDoc
+	for _, m := range data.Memberships {
+		members = append(members, membershipDoc{Group: m.GroupID, User: m.UserID})
+	}
+	var grants []grantDoc
+	for _, g := range data.Grants {
+		grants = append(grants, grantToDoc(g))
+	}
+	var servers []serverDoc
+	for _, s := range data.Servers {
+		servers = append(servers, serverDoc{ID: s.ID, ProjectID: s.ProjectID, EnterpriseProjectID: s.EnterpriseProjectID, Tags: s.Tags})
+	}
+	docs := map[string]map[string]any{
+		"users":   {"users": users},
+		"groups":  {"groups": groups, "memberships": members},
+		"grants":  {"grants": grants},
+		"servers": {"servers": servers},
+	}
+	for name, doc := range docs {
+		src, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, name+".yaml")); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), src, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,7 +161,7 @@ type etcdPolicy struct {
 
 func decodeObject(kind Kind, value []byte) (Object, error) {
 	strict := func(v any) error {
-		dec := json.NewDecoder(strings.NewReader(string(value)))
+		dec := json.NewDecoder(bytes.NewReader(value))
 		dec.DisallowUnknownFields()
 		return dec.Decode(v)
 	}

@@ -104,17 +104,25 @@ func MembershipKey(m evaluator.Membership) string {
 // "<group|user>:<id>/<scope>[:<scope id>]/<policy>", each part
 // path-escaped. Two grants with the same key are the same grant.
 func GrantKey(g evaluator.Grant) string {
-	var b strings.Builder
+	// Loading a large store builds this key for every grant twice (to
+	// find duplicates and to sort), so it is built in one allocation.
+	kind, id := "user:", url.PathEscape(g.UserID)
 	if g.GroupID != "" {
-		b.WriteString("group:" + url.PathEscape(g.GroupID))
-	} else {
-		b.WriteString("user:" + url.PathEscape(g.UserID))
+		kind, id = "group:", url.PathEscape(g.GroupID)
 	}
-	b.WriteString("/" + ScopeName(g.Scope))
-	if g.ScopeID != "" {
-		b.WriteString(":" + url.PathEscape(g.ScopeID))
+	scope, scopeID, policy := ScopeName(g.Scope), url.PathEscape(g.ScopeID), url.PathEscape(g.Policy)
+	var b strings.Builder
+	b.Grow(len(kind) + len(id) + len(scope) + len(scopeID) + len(policy) + 3)
+	b.WriteString(kind)
+	b.WriteString(id)
+	b.WriteByte('/')
+	b.WriteString(scope)
+	if scopeID != "" {
+		b.WriteByte(':')
+		b.WriteString(scopeID)
 	}
-	b.WriteString("/" + url.PathEscape(g.Policy))
+	b.WriteByte('/')
+	b.WriteString(policy)
 	return b.String()
 }
 

@@ -2,10 +2,11 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,10 +82,15 @@ func ParseScope(s string) (evaluator.ScopeKind, error) {
 
 // ScopeName returns the schema name of k, or "" for an invalid kind.
 func ScopeName(k evaluator.ScopeKind) string {
-	for name, kind := range scopeNames {
-		if kind == k {
-			return name
-		}
+	switch k {
+	case evaluator.ScopeDomain:
+		return "domain"
+	case evaluator.ScopeProject:
+		return "project"
+	case evaluator.ScopeEnterpriseProject:
+		return "enterprise_project"
+	case evaluator.ScopeGlobal:
+		return "global"
 	}
 	return ""
 }
@@ -162,7 +168,8 @@ func ValidateData(validate PolicyValidator, d *evaluator.Data) error {
 // have no Source field (see [objectsOf]).
 func validateData(validate PolicyValidator, d *evaluator.Data, locations map[Kind][]string) error {
 	var errs []error
-	seen := make(map[string]string)
+	objects := objectsOf(d, locations)
+	seen := make(map[string]string, len(objects))
 	check := func(o Object, source string) {
 		if err := validateObject(validate, &o); err != nil {
 			errs = append(errs, locate(source, err))
@@ -175,7 +182,7 @@ func validateData(validate PolicyValidator, d *evaluator.Data, locations map[Kin
 		}
 		seen[key] = source
 	}
-	for _, o := range objectsOf(d, locations) {
+	for _, o := range objects {
 		check(o, o.source())
 	}
 
@@ -223,19 +230,27 @@ func SortData(d *evaluator.Data) {
 	sortByKey(d.Servers, func(s *evaluator.Server) string { return s.ID })
 }
 
-// sortByKey sorts list by key, computing each key once: building grant
-// keys inside the comparison would dominate the load of a large store.
+// sortByKey sorts list by key, keeping the order of equal keys. Each key is
+// computed once, because building grant keys inside the comparison would
+// dominate the load of a large store.
 func sortByKey[T any](list []T, key func(*T) string) {
-	keys := make([]string, len(list))
-	order := make([]int, len(list))
-	for i := range list {
-		keys[i] = key(&list[i])
-		order[i] = i
+	type keyed struct {
+		key   string
+		index int
 	}
-	sort.SliceStable(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	order := make([]keyed, len(list))
+	for i := range list {
+		order[i] = keyed{key: key(&list[i]), index: i}
+	}
+	slices.SortFunc(order, func(a, b keyed) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.index, b.index)
+	})
 	sorted := make([]T, len(list))
-	for i, j := range order {
-		sorted[i] = list[j]
+	for i, k := range order {
+		sorted[i] = list[k.index]
 	}
 	copy(list, sorted)
 }
