@@ -74,6 +74,10 @@ type Request struct {
 	// RequestID is the x-request-id header, or Envoy's stream id when the
 	// header is absent.
 	RequestID string
+
+	// extensionStorage is the ContextExtensions map that
+	// ParseCheckRequestWire reuses across calls.
+	extensionStorage map[string]string
 }
 
 // ParseCheckRequest fills out from req. It resets out first, so one Request

@@ -16,9 +16,11 @@ import (
 
 // ParseCheckRequestWire fills out from the wire form of a CheckRequest
 // without decoding the whole message. It reads only the fields that
-// [ParseCheckRequest] reads, and its header values and body alias wire, so
-// wire must not change while out is in use. Repeated calls with one out
-// reuse its header storage.
+// [ParseCheckRequest] reads, and its header values, body and
+// ContextExtensions entries alias wire, so wire must not change while out is
+// in use. Repeated calls with one out reuse its header storage and its
+// ContextExtensions map, so a caller must not keep that map past the next
+// call.
 //
 // The result is the same as decoding wire with [UnmarshalCheckRequest] and
 // calling ParseCheckRequest. Fields follow protobuf's rules for repeated
@@ -26,42 +28,67 @@ import (
 // bytes that are not a CheckRequest give an error wrapping
 // [ErrInvalidRequest]. A fuzz test checks this equivalence.
 //
-// Decoding the whole message builds a Go map of every header, so this
-// function costs a fraction of the allocations of proto.Unmarshal.
+// One pass over the bytes both reads the fields and validates every string
+// field of the message, including the fields it does not read. Decoding the
+// whole message builds a Go map of every header, so this function costs a
+// fraction of the allocations of proto.Unmarshal.
 func ParseCheckRequestWire(wire []byte, out *Request) error {
 	pairs, list := out.Headers.pairs[:0], out.Headers.rawList[:0]
-	*out = Request{}
+	extensions := out.extensionStorage
+	clear(extensions)
+	*out = Request{extensionStorage: extensions}
 
-	if field, err := firstInvalidUTF8(wire, checkRequestDescriptor, "", 0); err != nil {
-		return fmt.Errorf("%w: malformed protobuf: %v", ErrInvalidRequest, err)
-	} else if field != "" {
-		return fmt.Errorf("%w: invalid UTF-8 in %s", ErrInvalidRequest, field)
-	}
-
-	var state wireState
-	state.pairs, state.list = pairs, list
+	state := wireState{pairs: pairs, list: list, extensions: extensions}
 	failure, marked := "", false
-	forEachField(wire, func(num protowire.Number, typ protowire.Type, value []byte) {
-		switch {
-		case typ != protowire.BytesType:
-		case num == fieldNumbers.checkAttributes:
-			state.attributes(value)
-		case num == decodeFailureField && !marked:
+	state.fields(wire, checkRequestSchema, 0, func(num protowire.Number, value []byte) bool {
+		switch num {
+		case fieldNumbers.checkAttributes:
+			state.attributes(value, 1)
+			return true
+		case decodeFailureField:
 			// A client-sent decode-failure mark is rejected as in
 			// ParseCheckRequest.
-			failure, marked = string(value), true
+			if !marked {
+				failure, marked = string(value), true
+			}
 		}
+		return false
 	})
+	out.Headers.pairs, out.Headers.rawList = state.pairs, state.list
+	out.extensionStorage = state.extensions
+	if state.invalid {
+		return invalidWireError(wire)
+	}
 	if marked {
-		out.Headers.pairs, out.Headers.rawList = state.pairs, state.list
 		return fmt.Errorf("%w: %s", ErrInvalidRequest, failure)
 	}
 	return state.finish(out)
 }
 
+// invalidWireError names what made wire invalid: a malformed message or the
+// first string field that holds invalid UTF-8. It walks the message again
+// with its descriptors, which only a rejected request pays for.
+func invalidWireError(wire []byte) error {
+	field, err := firstInvalidUTF8(wire, checkRequestDescriptor, "", 0)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: malformed protobuf: %v", ErrInvalidRequest, err)
+	case field != "":
+		return fmt.Errorf("%w: invalid UTF-8 in %s", ErrInvalidRequest, field)
+	default:
+		// NOTE: only a disagreement between validWire and
+		// firstInvalidUTF8 leads here. FuzzParseWireMatchesProto checks
+		// that they agree.
+		return fmt.Errorf("%w: malformed protobuf", ErrInvalidRequest)
+	}
+}
+
 // wireState collects the fields of one CheckRequest. Later occurrences
 // overwrite earlier ones, as protobuf merges repeated singular fields.
 type wireState struct {
+	// invalid is set when the message is malformed, nests deeper than
+	// maxWireDepth or holds invalid UTF-8 in a string field.
+	invalid          bool
 	hasHTTP          bool
 	method, path, id string
 	body             []byte
@@ -72,76 +99,119 @@ type wireState struct {
 	pairIndex       map[string]int
 	sourceAddress   string
 	sourcePrincipal string
-	extensions      map[string]string
-	jwtAuthn        []byte
-	hasJWTAuthn     bool
+	// extensions is the reused context_extensions map, nil until the first
+	// request that has entries.
+	extensions    map[string]string
+	hasExtensions bool
+	jwtAuthn      []byte
+	hasJWTAuthn   bool
 }
 
-func (s *wireState) attributes(b []byte) {
-	forEachField(b, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if typ != protowire.BytesType {
+// fields walks the message b of type m at nesting depth. It calls visit for
+// every length-delimited field. visit returns true when it has walked the
+// field's payload itself with fields, and false to have the payload
+// validated against m. Non-length-delimited fields need no validation.
+// Problems set s.invalid and stop the walk of b.
+func (s *wireState) fields(b []byte, m *wireMessage, depth int, visit func(num protowire.Number, value []byte) bool) {
+	if depth > maxWireDepth {
+		s.invalid = true
+		return
+	}
+	for len(b) > 0 && !s.invalid {
+		num, typ, tagLen := protowire.ConsumeTag(b)
+		if tagLen < 0 {
+			s.invalid = true
 			return
 		}
+		b = b[tagLen:]
+		if typ != protowire.BytesType {
+			valueLen := protowire.ConsumeFieldValue(num, typ, b)
+			if valueLen < 0 {
+				s.invalid = true
+				return
+			}
+			b = b[valueLen:]
+			continue
+		}
+		value, valueLen := protowire.ConsumeBytes(b)
+		if valueLen < 0 {
+			s.invalid = true
+			return
+		}
+		b = b[valueLen:]
+		if !visit(num, value) && !m.validField(num, value, depth) {
+			s.invalid = true
+		}
+	}
+}
+
+func (s *wireState) attributes(b []byte, depth int) {
+	s.fields(b, attributeContextSchema, depth, func(num protowire.Number, value []byte) bool {
 		switch num {
 		case fieldNumbers.attrSource:
-			s.peer(value)
+			s.peer(value, depth+1)
+			return true
 		case fieldNumbers.attrRequest:
-			forEachField(value, func(num protowire.Number, typ protowire.Type, value []byte) {
-				if num == fieldNumbers.requestHTTP && typ == protowire.BytesType {
-					s.hasHTTP = true
-					s.http(value)
+			s.fields(value, requestSchema, depth+1, func(num protowire.Number, value []byte) bool {
+				if num != fieldNumbers.requestHTTP {
+					return false
 				}
+				s.hasHTTP = true
+				s.http(value, depth+2)
+				return true
 			})
+			return true
 		case fieldNumbers.attrContextExtensions:
-			key, entry := mapEntry(value)
+			key, entry := s.mapEntry(value, contextExtensionsEntrySchema, depth+1)
 			if s.extensions == nil {
 				s.extensions = make(map[string]string)
 			}
 			s.extensions[key] = entry
+			s.hasExtensions = true
+			return true
 		case fieldNumbers.attrMetadataContext:
-			s.metadata(value)
+			s.metadata(value, depth+1)
+			return true
 		}
+		return false
 	})
 }
 
-func (s *wireState) peer(b []byte) {
-	forEachField(b, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if typ != protowire.BytesType {
-			return
-		}
+func (s *wireState) peer(b []byte, depth int) {
+	s.fields(b, peerSchema, depth, func(num protowire.Number, value []byte) bool {
 		switch num {
 		case fieldNumbers.peerPrincipal:
 			s.sourcePrincipal = aliasString(value)
 		case fieldNumbers.peerAddress:
-			s.address(value)
+			s.address(value, depth+1)
+			return true
 		}
+		return false
 	})
 }
 
 // address reads Address.socket_address.address. The other members of the
 // Address oneof replace socket_address, so they clear the value.
-func (s *wireState) address(b []byte) {
-	forEachField(b, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if !fieldNumbers.addressOneof[num] || typ != protowire.BytesType {
-			return
-		}
-		if num != fieldNumbers.addressSocket {
+func (s *wireState) address(b []byte, depth int) {
+	s.fields(b, addressSchema, depth, func(num protowire.Number, value []byte) bool {
+		switch {
+		case num == fieldNumbers.addressSocket:
+			s.fields(value, socketAddressSchema, depth+1, func(num protowire.Number, value []byte) bool {
+				if num == fieldNumbers.socketAddress {
+					s.sourceAddress = aliasString(value)
+				}
+				return false
+			})
+			return true
+		case fieldNumbers.addressOneof[num]:
 			s.sourceAddress = ""
-			return
 		}
-		forEachField(value, func(num protowire.Number, typ protowire.Type, value []byte) {
-			if num == fieldNumbers.socketAddress && typ == protowire.BytesType {
-				s.sourceAddress = aliasString(value)
-			}
-		})
+		return false
 	})
 }
 
-func (s *wireState) http(b []byte) {
-	forEachField(b, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if typ != protowire.BytesType {
-			return
-		}
+func (s *wireState) http(b []byte, depth int) {
+	s.fields(b, httpRequestSchema, depth, func(num protowire.Number, value []byte) bool {
 		switch num {
 		case fieldNumbers.httpID:
 			s.id = aliasString(value)
@@ -154,44 +224,50 @@ func (s *wireState) http(b []byte) {
 		case fieldNumbers.httpRawBody:
 			s.body = value
 		case fieldNumbers.httpHeaders:
-			key, entry := mapEntry(value)
+			key, entry := s.mapEntry(value, headersEntrySchema, depth+1)
 			s.setPair(key, entry)
+			return true
 		case fieldNumbers.httpHeaderMap:
-			forEachField(value, func(num protowire.Number, typ protowire.Type, value []byte) {
-				if num == fieldNumbers.headerMapHeaders && typ == protowire.BytesType {
-					s.list = append(s.list, headerValuePair(value))
+			s.fields(value, headerMapSchema, depth+1, func(num protowire.Number, value []byte) bool {
+				if num != fieldNumbers.headerMapHeaders {
+					return false
 				}
+				s.list = append(s.list, s.headerValuePair(value, depth+2))
+				return true
 			})
+			return true
 		}
+		return false
 	})
 }
 
 // metadata keeps the last jwt_authn entry of filter_metadata, because a
 // later map entry replaces an earlier one with the same key.
-func (s *wireState) metadata(b []byte) {
-	forEachField(b, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if num != fieldNumbers.metadataFilter || typ != protowire.BytesType {
-			return
+func (s *wireState) metadata(b []byte, depth int) {
+	s.fields(b, metadataSchema, depth, func(num protowire.Number, value []byte) bool {
+		if num != fieldNumbers.metadataFilter {
+			return false
 		}
 		var key string
 		var entry []byte
-		forEachField(value, func(num protowire.Number, typ protowire.Type, value []byte) {
-			switch {
-			case num == 1 && typ == protowire.BytesType:
+		s.fields(value, filterMetadataEntrySchema, depth+1, func(num protowire.Number, value []byte) bool {
+			switch num {
+			case 1:
 				key = aliasString(value)
-			case num == 2 && typ == protowire.BytesType:
+			case 2:
 				entry = value
 			}
+			return false
 		})
 		if key == JWTAuthnNamespace {
 			s.jwtAuthn, s.hasJWTAuthn = entry, true
 		}
+		return true
 	})
 }
 
 // finish applies the checks of ParseCheckRequest to the collected fields.
 func (s *wireState) finish(out *Request) error {
-	out.Headers.pairs, out.Headers.rawList = s.pairs, s.list
 	out.Headers.fromWire = true
 	if !s.hasHTTP {
 		return fmt.Errorf("%w: attributes.request.http is missing", ErrInvalidRequest)
@@ -232,7 +308,10 @@ func (s *wireState) finish(out *Request) error {
 		}
 		out.JWTAuthn = payload
 	}
-	out.ContextExtensions = s.extensions
+	// The map of the proto path is nil when the request has no entries.
+	if s.hasExtensions {
+		out.ContextExtensions = s.extensions
+	}
 	out.RequestID, _ = out.Headers.Header(RequestIDHeader)
 	if out.RequestID == "" {
 		out.RequestID = s.id
@@ -279,13 +358,10 @@ func (s *wireState) setPair(name, value string) {
 }
 
 // headerValuePair reads a HeaderValue: raw_value when set, else value.
-func headerValuePair(b []byte) headerPair {
+func (s *wireState) headerValuePair(b []byte, depth int) headerPair {
 	var pair headerPair
 	var raw []byte
-	forEachField(b, func(num protowire.Number, typ protowire.Type, value []byte) {
-		if typ != protowire.BytesType {
-			return
-		}
+	s.fields(b, headerValueSchema, depth, func(num protowire.Number, value []byte) bool {
 		switch num {
 		case fieldNumbers.headerKey:
 			pair.name = aliasString(value)
@@ -294,6 +370,7 @@ func headerValuePair(b []byte) headerPair {
 		case fieldNumbers.headerRawValue:
 			raw = value
 		}
+		return false
 	})
 	if len(raw) > 0 {
 		pair.value = aliasString(raw)
@@ -301,40 +378,19 @@ func headerValuePair(b []byte) headerPair {
 	return pair
 }
 
-// mapEntry reads the key and value of a map<string, string> entry.
-func mapEntry(b []byte) (key, value string) {
-	forEachField(b, func(num protowire.Number, typ protowire.Type, field []byte) {
-		switch {
-		case num == 1 && typ == protowire.BytesType:
+// mapEntry reads the key and value of a map<string, string> entry of type
+// m.
+func (s *wireState) mapEntry(b []byte, m *wireMessage, depth int) (key, value string) {
+	s.fields(b, m, depth, func(num protowire.Number, field []byte) bool {
+		switch num {
+		case 1:
 			key = aliasString(field)
-		case num == 2 && typ == protowire.BytesType:
+		case 2:
 			value = aliasString(field)
 		}
+		return false
 	})
 	return key, value
-}
-
-// forEachField calls visit for every field of the wire-format message b,
-// with the payload of length-delimited fields and the raw value of the
-// others. b must be well-formed, which firstInvalidUTF8 has checked.
-func forEachField(b []byte, visit func(num protowire.Number, typ protowire.Type, value []byte)) {
-	for len(b) > 0 {
-		num, typ, tagLen := protowire.ConsumeTag(b)
-		if tagLen < 0 {
-			return
-		}
-		b = b[tagLen:]
-		valueLen := protowire.ConsumeFieldValue(num, typ, b)
-		if valueLen < 0 {
-			return
-		}
-		value := b[:valueLen]
-		if typ == protowire.BytesType {
-			value, _ = protowire.ConsumeBytes(value)
-		}
-		visit(num, typ, value)
-		b = b[valueLen:]
-	}
 }
 
 func aliasString(b []byte) string {
@@ -387,6 +443,161 @@ func firstInvalidUTF8(b []byte, desc protoreflect.MessageDescriptor, path string
 }
 
 var checkRequestDescriptor = (&authv3.CheckRequest{}).ProtoReflect().Descriptor()
+
+// wireMessage is what validation needs from a message descriptor: which
+// fields are strings and which are messages, by field number. Looking a
+// field up is a slice index, where the descriptor needs an interface call
+// and a map lookup.
+type wireMessage struct {
+	// dense holds the fields numbered below maxDenseField, indexed by
+	// number.
+	dense []wireField
+	// sparse holds the fields with larger numbers.
+	sparse map[protowire.Number]wireField
+}
+
+// maxDenseField bounds the field numbers that wireMessage keeps in a slice.
+// Envoy's messages number their fields from 1 with few gaps.
+const maxDenseField = 64
+
+type wireKind uint8
+
+const (
+	// wireOther is a field that needs no validation: unknown, bytes or a
+	// scalar.
+	wireOther wireKind = iota
+	wireString
+	wireNested
+)
+
+type wireField struct {
+	kind    wireKind
+	message *wireMessage // the field's type when kind is wireNested
+}
+
+func (m *wireMessage) field(num protowire.Number) wireField {
+	if num < maxDenseField {
+		if int(num) < len(m.dense) {
+			return m.dense[num]
+		}
+		return wireField{}
+	}
+	return m.sparse[num]
+}
+
+// validField reports whether the payload of field num, at nesting depth
+// in m, is valid: valid UTF-8 for a string, a valid message for a message.
+func (m *wireMessage) validField(num protowire.Number, payload []byte, depth int) bool {
+	field := m.field(num)
+	switch field.kind {
+	case wireString:
+		return utf8.Valid(payload)
+	case wireNested:
+		return validWire(payload, field.message, depth+1)
+	default:
+		return true
+	}
+}
+
+// validWire reports whether b is a well-formed message of type m, no deeper
+// than maxWireDepth, in which every string field holds valid UTF-8. It
+// accepts exactly what firstInvalidUTF8 accepts, without naming the field.
+func validWire(b []byte, m *wireMessage, depth int) bool {
+	if depth > maxWireDepth {
+		return false
+	}
+	for len(b) > 0 {
+		num, typ, tagLen := protowire.ConsumeTag(b)
+		if tagLen < 0 {
+			return false
+		}
+		b = b[tagLen:]
+		if typ != protowire.BytesType {
+			valueLen := protowire.ConsumeFieldValue(num, typ, b)
+			if valueLen < 0 {
+				return false
+			}
+			b = b[valueLen:]
+			continue
+		}
+		payload, valueLen := protowire.ConsumeBytes(b)
+		if valueLen < 0 {
+			return false
+		}
+		b = b[valueLen:]
+		if !m.validField(num, payload, depth) {
+			return false
+		}
+	}
+	return true
+}
+
+// wireSchemas builds the wireMessage of a descriptor once per message type,
+// so recursive types such as google.protobuf.Struct share theirs.
+type wireSchemas map[protoreflect.FullName]*wireMessage
+
+func (schemas wireSchemas) of(desc protoreflect.MessageDescriptor) *wireMessage {
+	if m, ok := schemas[desc.FullName()]; ok {
+		return m
+	}
+	m := &wireMessage{}
+	schemas[desc.FullName()] = m
+	fields := desc.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		var field wireField
+		switch fd.Kind() {
+		case protoreflect.StringKind:
+			field.kind = wireString
+		case protoreflect.MessageKind:
+			field = wireField{kind: wireNested, message: schemas.of(fd.Message())}
+		default:
+			continue
+		}
+		num := fd.Number()
+		if num >= maxDenseField {
+			if m.sparse == nil {
+				m.sparse = map[protowire.Number]wireField{}
+			}
+			m.sparse[num] = field
+			continue
+		}
+		if int(num) >= len(m.dense) {
+			m.dense = append(m.dense, make([]wireField, int(num)+1-len(m.dense))...)
+		}
+		m.dense[num] = field
+	}
+	return m
+}
+
+// The schemas of the messages that ParseCheckRequestWire reads field by
+// field. Every other message is validated through these.
+var (
+	wireSchemaSet                = wireSchemas{}
+	checkRequestSchema           = wireSchemaSet.of(checkRequestDescriptor)
+	attributeContextSchema       = wireSchemaSet.of((&authv3.AttributeContext{}).ProtoReflect().Descriptor())
+	requestSchema                = wireSchemaSet.of((&authv3.AttributeContext_Request{}).ProtoReflect().Descriptor())
+	peerSchema                   = wireSchemaSet.of((&authv3.AttributeContext_Peer{}).ProtoReflect().Descriptor())
+	addressSchema                = wireSchemaSet.of((&corev3.Address{}).ProtoReflect().Descriptor())
+	socketAddressSchema          = wireSchemaSet.of((&corev3.SocketAddress{}).ProtoReflect().Descriptor())
+	httpRequestSchema            = wireSchemaSet.of((&authv3.AttributeContext_HttpRequest{}).ProtoReflect().Descriptor())
+	headerMapSchema              = wireSchemaSet.of((&corev3.HeaderMap{}).ProtoReflect().Descriptor())
+	headerValueSchema            = wireSchemaSet.of((&corev3.HeaderValue{}).ProtoReflect().Descriptor())
+	metadataSchema               = wireSchemaSet.of((&corev3.Metadata{}).ProtoReflect().Descriptor())
+	headersEntrySchema           = mapEntrySchema(httpRequestSchema, "headers", &authv3.AttributeContext_HttpRequest{})
+	contextExtensionsEntrySchema = mapEntrySchema(attributeContextSchema, "context_extensions", &authv3.AttributeContext{})
+	filterMetadataEntrySchema    = mapEntrySchema(metadataSchema, "filter_metadata", &corev3.Metadata{})
+)
+
+// mapEntrySchema returns the schema of the entry message of the map field
+// name of parent.
+func mapEntrySchema(parent *wireMessage, name string, m proto.Message) *wireMessage {
+	fd := m.ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(name))
+	if fd == nil || !fd.IsMap() {
+		panic("envoy: generated descriptor has no map field " + name)
+	}
+	return parent.field(fd.Number()).message
+}
 
 // fieldNumbers are the field numbers ParseCheckRequestWire reads, taken from
 // the generated descriptors so they cannot drift from the protos.

@@ -1,12 +1,15 @@
 package envoy
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +71,11 @@ func checkWireEquivalence(t *testing.T, wire []byte) {
 	var viaProto, viaWire Request
 	protoErr := ParseCheckRequest(decoded, &viaProto)
 	wireErr := ParseCheckRequestWire(wire, &viaWire)
+
+	field, walkErr := firstInvalidUTF8(wire, checkRequestDescriptor, "", 0)
+	if want := walkErr == nil && field == ""; validWire(wire, checkRequestSchema, 0) != want {
+		t.Fatalf("validWire = %v, firstInvalidUTF8 = %q, %v: want validWire to accept exactly what firstInvalidUTF8 accepts\nwire %x", !want, field, walkErr, wire)
+	}
 
 	if (protoErr == nil) != (wireErr == nil) {
 		t.Fatalf("ParseCheckRequest error = %v, ParseCheckRequestWire error = %v, want both nil or both set\nwire %x", protoErr, wireErr, wire)
@@ -331,5 +339,91 @@ func TestParseWireMutations(t *testing.T) {
 			wire[random.IntN(len(wire))] = byte(random.IntN(256))
 		}
 		checkWireEquivalence(t, wire)
+	}
+}
+
+// TestParseWireNamesInvalidField checks that the error names the first
+// string field with invalid UTF-8, as the Codec's repair does, also in
+// fields that ParseCheckRequestWire does not read.
+func TestParseWireNamesInvalidField(t *testing.T) {
+	const placeholder = "INVALID-PLACEHOLDER"
+	invalid := "bad-\xff\xfe-utf8-xxxxxxx"
+	for _, tc := range []struct {
+		name, wantField string
+		set             func(req *authv3.CheckRequest)
+	}{
+		{"header value", "attributes.request.http.headers.value", func(req *authv3.CheckRequest) {
+			req.Attributes.Request.Http.Headers["user-agent"] = placeholder
+		}},
+		{"unread destination principal", "attributes.destination.principal", func(req *authv3.CheckRequest) {
+			req.Attributes.Destination = &authv3.AttributeContext_Peer{Principal: placeholder}
+		}},
+		{"context extension", "attributes.context_extensions.value", func(req *authv3.CheckRequest) {
+			req.Attributes.ContextExtensions = map[string]string{"virtual_host": placeholder}
+		}},
+		{"nested metadata struct", "attributes.metadata_context.filter_metadata.value.fields.value.string_value", func(req *authv3.CheckRequest) {
+			req.Attributes.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+				"other": {Fields: map[string]*structpb.Value{"k": structpb.NewStringValue(placeholder)}},
+			}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := loadCheckRequest(t, "create-with-new-eip.raw_body.json")
+			tc.set(req)
+			wire, err := marshalDeterministic(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(placeholder) != len(invalid) {
+				t.Fatalf("replacement %q has another length than %q", invalid, placeholder)
+			}
+			wire = bytes.Replace(wire, []byte(placeholder), []byte(invalid), 1)
+
+			var parsed Request
+			err = ParseCheckRequestWire(wire, &parsed)
+			if !errors.Is(err, ErrInvalidRequest) {
+				t.Fatalf("error = %v, want ErrInvalidRequest", err)
+			}
+			if want := "invalid UTF-8 in " + tc.wantField; !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("error = %q, want it to end with %q", err, want)
+			}
+			checkWireEquivalence(t, wire)
+		})
+	}
+}
+
+func TestParseWireReusesContextExtensions(t *testing.T) {
+	req := loadCheckRequest(t, "create-with-new-eip.raw_body.json")
+	req.Attributes.ContextExtensions = map[string]string{"virtual_host": "ecs-api"}
+	withExtensions, err := marshalDeterministic(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Attributes.ContextExtensions = nil
+	without, err := marshalDeterministic(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var parsed Request
+	if err := ParseCheckRequestWire(withExtensions, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if got := parsed.ContextExtensions["virtual_host"]; got != "ecs-api" {
+		t.Errorf("ContextExtensions[virtual_host] = %q, want ecs-api", got)
+	}
+	if err := ParseCheckRequestWire(without, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if parsed.ContextExtensions != nil {
+		t.Errorf("ContextExtensions = %v after a request without entries, want nil", parsed.ContextExtensions)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := ParseCheckRequestWire(withExtensions, &parsed); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ParseCheckRequestWire allocated %v times per call with a reused Request, want 0", allocs)
 	}
 }

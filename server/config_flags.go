@@ -115,6 +115,8 @@ var serverSettings = []setting{
 	durationSetting("grpc.keepalive_time", "idle time before the server pings a client", func(c *Config) *time.Duration { return &c.GRPC.KeepaliveTime }),
 	durationSetting("grpc.keepalive_timeout", "time to wait for a ping reply", func(c *Config) *time.Duration { return &c.GRPC.KeepaliveTimeout }),
 	durationSetting("grpc.keepalive_min_time", "shortest client ping interval allowed", func(c *Config) *time.Duration { return &c.GRPC.KeepaliveMinTime }),
+	intSetting("grpc.stream_workers", "goroutines kept alive to run calls; -1 starts one per call", func(c *Config) *int { return &c.GRPC.StreamWorkers }),
+	intSetting("gc_percent", "garbage collection target percentage (debug.SetGCPercent); -1 turns the collector off; GOGC, when set, takes precedence", func(c *Config) *int { return &c.GCPercent }),
 	stringSetting("http.address", "HTTP listen address host:port for /metrics, /healthz and /readyz", func(c *Config) *string { return &c.HTTP.Address }),
 	boolSetting("http.pprof", "serve net/http/pprof under /debug/pprof/", func(c *Config) *bool { return &c.HTTP.Pprof }),
 	stringSetting("log.level", "log level: debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),

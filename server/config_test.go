@@ -52,6 +52,8 @@ func TestConfigDefaults(t *testing.T) {
 		{"log.format", conf.Log.Format, "json"},
 		{"store.backend", conf.Store.Backend, "file"},
 		{"unknown_route_not_found", conf.UnknownRouteNotFound, false},
+		{"grpc.stream_workers", conf.GRPC.StreamWorkers, DefaultStreamWorkers},
+		{"gc_percent", conf.GCPercent, DefaultGCPercent},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -112,7 +114,7 @@ log:
 store:
   backend: floppy
 `)
-	_, err := loadConfig(t, []string{"-config", file, "-shutdown-timeout", "soon"}, map[string]string{"ECSAUTHZ_HTTP_PPROF": "maybe"})
+	_, err := loadConfig(t, []string{"-config", file, "-shutdown-timeout", "soon", "-grpc-stream-workers", "-2", "-gc-percent", "-5"}, map[string]string{"ECSAUTHZ_HTTP_PPROF": "maybe"})
 	if err == nil {
 		t.Fatal("invalid configuration loaded without error")
 	}
@@ -124,6 +126,8 @@ store:
 		"store.backend:",
 		"shutdown_timeout (flag -shutdown-timeout)",
 		"http.pprof (env ECSAUTHZ_HTTP_PPROF)",
+		"grpc.stream_workers:",
+		"gc_percent:",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)

@@ -157,7 +157,7 @@ func (s *Server) grpcOptions(metrics *grpcprom.ServerMetrics) []grpc.ServerOptio
 		logging.WithLevels(grpcLogLevel),
 	)
 
-	return []grpc.ServerOption{
+	options := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(onPanic)),
 			selector.UnaryServerInterceptor(accessLog, selector.MatchFunc(accessLogSelector(accessLogger))),
@@ -178,6 +178,12 @@ func (s *Server) grpcOptions(metrics *grpcprom.ServerMetrics) []grpc.ServerOptio
 			PermitWithoutStream: true,
 		}),
 	}
+	// Workers keep their grown stacks between calls. With a goroutine per
+	// call, every Check grows a fresh stack (runtime.newstack).
+	if s.conf.GRPC.StreamWorkers > 0 {
+		options = append(options, grpc.NumStreamWorkers(uint32(s.conf.GRPC.StreamWorkers)))
+	}
+	return options
 }
 
 // Run listens on the configured addresses and serves until ctx is done, then

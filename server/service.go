@@ -30,7 +30,8 @@ type Service struct {
 	Checker  *Checker
 	Server   *Server
 
-	logger *slog.Logger
+	logger    *slog.Logger
+	gcPercent int
 }
 
 // NewService assembles the service described by conf, with version as the
@@ -57,7 +58,7 @@ func NewService(ctx context.Context, conf *Config, version string, logger *slog.
 		resolver.Close()
 		return nil, fmt.Errorf("failed to open policy store: %w", err)
 	}
-	svc := &Service{Catalog: cat, Identity: resolver, Store: st, logger: logger}
+	svc := &Service{Catalog: cat, Identity: resolver, Store: st, logger: logger, gcPercent: conf.GCPercent}
 	reloader, err := store.NewReloader(st, compileFunc(cat, conf.Evaluator, logger), store.ReloaderConfig{
 		MaxStaleness: conf.Store.MaxStaleness,
 		SyncInterval: conf.Store.SyncInterval,
@@ -145,9 +146,12 @@ func (s *Service) registerAPIs(conf *Config, logger *slog.Logger) error {
 	return nil
 }
 
-// Run loads and watches the policy store and serves until ctx is done, then
-// shuts down gracefully and closes the store.
+// Run sets the garbage collection target (gc_percent), loads and watches
+// the policy store and serves until ctx is done, then shuts down gracefully
+// and closes the store.
 func (s *Service) Run(ctx context.Context) error {
+	applyGCPercent(s.gcPercent, os.LookupEnv, s.logger)
+
 	reloadCtx, stopReload := context.WithCancel(context.WithoutCancel(ctx))
 	reloadDone := make(chan struct{})
 	go func() {

@@ -217,7 +217,7 @@ func sortedFields(m map[string]string) record {
 }
 
 func quote(s string) string {
-	encoded, _ := json.Marshal(s) // Marshal of a string cannot fail.
+	encoded, _ := json.Marshal(s) // encoding/json never fails on a string: it replaces invalid UTF-8.
 	return string(encoded)
 }
 

@@ -71,6 +71,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "report: missing -in: the loadgen results file")
 		os.Exit(2)
 	}
+
 	samples, err := readSamples(*in)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
@@ -79,20 +80,21 @@ func main() {
 	summaries := summarize(samples)
 	printTable(os.Stdout, summaries)
 	printTargets(os.Stdout, summaries)
-	if *callgrind != "" {
-		if err := printInstructions(os.Stdout, *callgrind); err != nil {
-			fmt.Fprintln(os.Stderr, "report:", err)
-			os.Exit(1)
-		}
+
+	// Each optional section reads its own file; an empty flag skips it.
+	sections := []struct {
+		path  string
+		print func(io.Writer, string) error
+	}{
+		{*callgrind, printInstructions},
+		{*scale, printScale},
+		{*decisions, printAgreement},
 	}
-	if *scale != "" {
-		if err := printScale(os.Stdout, *scale); err != nil {
-			fmt.Fprintln(os.Stderr, "report:", err)
-			os.Exit(1)
+	for _, section := range sections {
+		if section.path == "" {
+			continue
 		}
-	}
-	if *decisions != "" {
-		if err := printAgreement(os.Stdout, *decisions); err != nil {
+		if err := section.print(os.Stdout, section.path); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(1)
 		}
