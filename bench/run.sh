@@ -127,11 +127,12 @@ port_in_use() {
 }
 
 # start_server NAME LOGTAG starts one server pinned to $SERVER_CPU and waits
-# until its gRPC health reports SERVING. It fails when another process holds
-# the port, because the health check would then reach the wrong server.
+# until its gRPC health reports SERVING. It fails when another process listens
+# on the port, because the health check would then reach the wrong server.
 start_server() {
 	local name=$1 log=$out/logs/$2.log addr
 	addr=$(server_addr "$name")
+
 	for _ in $(seq 50); do
 		port_in_use "$addr" || break
 		sleep 0.1
@@ -140,6 +141,7 @@ start_server() {
 		echo "run.sh: $addr is in use by another process; stop it or change the port in run.sh" >&2
 		exit 1
 	fi
+
 	case $name in
 	noop)
 		taskset -c "$SERVER_CPU" "$bin/noop" -addr "$NOOP_ADDR" >"$log" 2>&1 &
@@ -157,6 +159,7 @@ start_server() {
 		;;
 	esac
 	server_pid=$!
+
 	if ! taskset -c "$CLIENT_CPU" "$bin/loadgen" -addr "$addr" -wait 20s || ! kill -0 "$server_pid" 2>/dev/null; then
 		echo "run.sh: $name did not become SERVING; last lines of $log:" >&2
 		tail -20 "$log" >&2

@@ -201,7 +201,8 @@ func (e *Engine) compilePolicies(stored []Policy, ps *problems) {
 		}
 		e.policies[p.Name] = pol
 	}
-	// Entries left over were validated but are not in this store.
+	// Parses left in the cache are of documents validated elsewhere, such
+	// as by a rejected write, so they are dropped.
 	parsedPolicies.clear()
 	ordinal := 0
 	for _, pol := range e.policies {

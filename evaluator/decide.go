@@ -115,53 +115,62 @@ func (p *principal) applicable(buf *[4]*bucket, project, enterpriseProject strin
 func (e *Engine) firstFailure(bs []*bucket, actions []*catalog.Action, ec *evalContext) (int, verdict) {
 	var v verdict
 	for i, a := range actions {
-		var fast *bucket
-		v, fast = e.evalAction(bs, a, ec)
-		if v.reason == ReasonAllowed && i < len(actions)-1 {
-			continue
-		}
-		if fast != nil {
-			v.st = fast.fastStatement(v.reason == ReasonExplicitDeny, a.ID)
-		}
+		v = e.evalAction(bs, a, ec)
 		if v.reason != ReasonAllowed {
+			v.st = ec.statement(v, a.ID)
 			return i, v
 		}
+	}
+	if len(actions) > 0 {
+		v.st = ec.statement(v, actions[len(actions)-1].ID)
 	}
 	return -1, v
 }
 
 // evalAction decides one action for one resource. When a bucket's bitset
-// decides, the verdict has no statement and fast is that bucket; the caller
-// looks the statement up with [bucket.fastStatement] if it needs it.
+// decides, the verdict has no statement and ec.fast is that bucket, so
+// that [evalContext.statement] can look the statement up when needed.
 //
 // Every bucket and every conditional statement is searched for a Deny
 // before any Allow is trusted. An explicit deny from any scope or group beats
 // an allow from another, so finding an Allow first must not end the search.
 // Only a matching Deny ends it early, because nothing can override it.
-func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) (v verdict, fast *bucket) {
+func (e *Engine) evalAction(bs []*bucket, a *catalog.Action, ec *evalContext) verdict {
 	id := a.ID
 	ec.service = e.services[id]
+	ec.fast = nil
 	for _, b := range bs {
 		if b.deny.has(id) {
-			return verdict{ReasonExplicitDeny, nil}, b
+			ec.fast = b
+			return verdict{ReasonExplicitDeny, nil}
 		}
 	}
 	for _, b := range bs {
 		if st := e.firstSlow(b, id, true, ec); st != nil {
-			return verdict{ReasonExplicitDeny, st}, nil
+			return verdict{ReasonExplicitDeny, st}
 		}
 	}
 	for _, b := range bs {
 		if b.allow.has(id) {
-			return verdict{ReasonAllowed, nil}, b
+			ec.fast = b
+			return verdict{ReasonAllowed, nil}
 		}
 	}
 	for _, b := range bs {
 		if st := e.firstSlow(b, id, false, ec); st != nil {
-			return verdict{ReasonAllowed, st}, nil
+			return verdict{ReasonAllowed, st}
 		}
 	}
-	return verdict{ReasonImplicitDeny, nil}, nil
+	return verdict{ReasonImplicitDeny, nil}
+}
+
+// statement returns the statement of v, the verdict evalAction returned
+// last for action id, looking it up in ec.fast when a bitset decided.
+func (ec *evalContext) statement(v verdict, id int) *statement {
+	if v.st != nil || ec.fast == nil {
+		return v.st
+	}
+	return ec.fast.fastStatement(v.reason == ReasonExplicitDeny, id)
 }
 
 // fastStatement returns the condition-free statement that denies (deny set)

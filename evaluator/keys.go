@@ -82,6 +82,9 @@ type evalContext struct {
 	enterpriseProject string
 	// server is the registry entry of the resource, nil if none.
 	server *Server
+	// fast is the bucket whose bitset decided the last action evalAction
+	// evaluated, or nil when a statement list decided it or nothing did.
+	fast *bucket
 	// resource is the URN that Resource patterns match against. hasResource
 	// is false on routes without instance-level resources.
 	resource    urn

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"os"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+
 	"github.com/ecsauthz/ecsauthz/bench/internal/grpcserve"
 	"github.com/ecsauthz/ecsauthz/bench/internal/regopeer"
 )
@@ -43,7 +46,8 @@ func main() {
 		logger.Error("failed to load policy", "error", err)
 		os.Exit(1)
 	}
-	if err := grpcserve.Run(*addr, peer, logger); err != nil {
+	register := func(s *grpc.Server) { authv3.RegisterAuthorizationServer(s, peer) }
+	if err := grpcserve.Run(*addr, register, logger); err != nil {
 		logger.Error("server failed", "error", err)
 		os.Exit(1)
 	}

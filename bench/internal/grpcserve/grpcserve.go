@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -22,17 +21,18 @@ import (
 // shutdownTimeout bounds graceful shutdown before in-flight RPCs are cut.
 const shutdownTimeout = 5 * time.Second
 
-// Run serves auth on addr until SIGTERM or SIGINT, then stops gracefully.
+// Run serves on addr until SIGTERM or SIGINT, then stops gracefully.
+// register adds the Authorization service to the server built with opts.
 // The gRPC health service reports SERVING as soon as the listener is open,
 // because these servers have no data to load after they start.
-func Run(addr string, auth authv3.AuthorizationServer, logger *slog.Logger) error {
+func Run(addr string, register func(*grpc.Server), logger *slog.Logger, opts ...grpc.ServerOption) error {
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", addr, err)
 	}
 
-	server := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(server, auth)
+	server := grpc.NewServer(opts...)
+	register(server)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(server, healthServer)
 	healthServer.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
