@@ -108,7 +108,8 @@ func (b *bodyRule) apply(req *Request, res *Resolution) error {
 		return fmt.Errorf("%w: route %s %s selects its actions from the JSON body, and the body is empty", ErrBodyRequired, res.Route.Method, res.Route.Path)
 	}
 
-	// Duplicate keys, trailing data and deep nesting are rejected here.
+	// Duplicate keys (also keys equal under case folding), trailing data
+	// and deep nesting are rejected here.
 	// Parsers resolve those differently, so the upstream API could otherwise
 	// run another action than the one authorized here.
 	if err := validateJSON(req.Body); err != nil {
@@ -145,7 +146,11 @@ func (b *bodyRule) selectActions(root jsonSpan) (jsonSpan, []*Action, error) {
 	if b.keys == nil {
 		mask := 0
 		for i, field := range b.present {
-			if _, ok := root.lookup(field); ok {
+			_, ok, err := root.lookup(field)
+			if err != nil {
+				return jsonSpan{}, nil, fmt.Errorf("%w: %w", ErrBodyInvalid, err)
+			}
+			if ok {
 				mask |= 1 << i
 			}
 		}
@@ -195,7 +200,10 @@ func (p *idPath) extract(object jsonSpan) ([]string, error) {
 	}
 
 	name := strings.Join(p.array, ".")
-	value, ok := object.lookup(p.array)
+	value, ok, err := object.lookup(p.array)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBodyInvalid, err)
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: field %q is missing", ErrBodyInvalid, name)
 	}
@@ -204,7 +212,6 @@ func (p *idPath) extract(object jsonSpan) ([]string, error) {
 	}
 
 	var ids []string
-	var err error
 	index := 0
 	value.elements(func(element jsonSpan) {
 		if err != nil {
@@ -232,7 +239,10 @@ func (p *idPath) extract(object jsonSpan) ([]string, error) {
 }
 
 func stringAt(p fieldPath, object jsonSpan) (string, error) {
-	value, ok := object.lookup(p)
+	value, ok, err := object.lookup(p)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBodyInvalid, err)
+	}
 	if !ok {
 		return "", fmt.Errorf("%w: field %q is missing", ErrBodyInvalid, strings.Join(p, "."))
 	}
@@ -247,7 +257,10 @@ func stringAt(p fieldPath, object jsonSpan) (string, error) {
 // names. ECS puts a server in the default enterprise project "0" when the
 // field is absent, so absent, null and "" all return "0".
 func extractEnterpriseProject(p fieldPath, root jsonSpan) (string, error) {
-	value, ok := root.lookup(p)
+	value, ok, err := root.lookup(p)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBodyInvalid, err)
+	}
 	if !ok || value.kind() == 'n' {
 		return "0", nil
 	}

@@ -29,6 +29,9 @@ func FuzzResolve(f *testing.F) {
 		{"GET", "http://h/v1/p1/cloudservers/detail", ""},
 		{"GET", "/v1/p1/cloudservers/%c0%ae%c0%ae", ""},
 		{"DELETE", "/v2.1/p1/servers/s-0001/tags/%E4%B8%AD", ""},
+		{"POST", "/v1/p1/cloudservers", `{"server":{"name":"a"},"Server":{"publicip":{"eip":{"iptype":"5_bgp"}}}}`},
+		{"POST", "/v1/p1/cloudservers/delete", `{"servers":[{"id":"s-0001","ID":"s-0003"}]}`},
+		{"POST", "/v1/p1/cloudservers/action", `{"os-start":{},"OS-START":{}}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.target, []byte(s.body))

@@ -6,15 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
 // This file reads request bodies for body rules without building a document
 // tree. validateJSON checks the whole body once. It requires RFC 8259
 // grammar, valid UTF-8, at most maxBodyDepth levels, nothing after the
-// top-level value and no duplicate key in any object. Keys are compared
-// after unescaping, as encoding/json decodes them. The lookup functions then
-// walk the validated bytes to the few fields a rule reads. Neither step
+// top-level value and no two keys in one object that are equal under Unicode
+// simple case folding. Keys are compared after unescaping, as encoding/json
+// decodes them. The lookup functions then walk the validated bytes to the few
+// fields a rule reads. Neither step
 // allocates, except for an object with more than maxInlineKeys keys and for
 // a key or returned string that contains an escape.
 
@@ -117,7 +119,7 @@ func (v *jsonValidator) value(depth int) error {
 func (v *jsonValidator) object(depth int) error {
 	v.pos++ // '{'
 	first := len(v.keys)
-	var seen map[string]bool // used once the object has more than maxInlineKeys keys
+	var seen map[string][]byte // used once the object has more than maxInlineKeys keys
 	defer func() { v.keys = v.keys[:first] }()
 
 	v.skipSpace()
@@ -168,33 +170,55 @@ func (v *jsonValidator) object(depth int) error {
 }
 
 // addKey records key for the object whose keys start at index first, and
-// rejects a duplicate.
-func (v *jsonValidator) addKey(first int, key []byte, seen map[string]bool) (map[string]bool, error) {
+// rejects a key equal to an earlier one under case folding. encoding/json
+// and other case-insensitive decoders match such keys to the same field and
+// keep the last, so "server" and "Server" are duplicates. The map, used for
+// large objects, maps each key's folded form to the key.
+func (v *jsonValidator) addKey(first int, key []byte, seen map[string][]byte) (map[string][]byte, error) {
 	if seen != nil {
-		if seen[string(key)] {
-			return nil, duplicateKeyError(key)
+		folded := foldKey(key)
+		if earlier, ok := seen[folded]; ok {
+			return nil, duplicateKeyError(earlier, key)
 		}
-		seen[string(key)] = true
+		seen[folded] = key
 		return seen, nil
 	}
 
 	for _, k := range v.keys[first:] {
-		if bytes.Equal(k, key) {
-			return nil, duplicateKeyError(key)
+		if bytes.EqualFold(k, key) {
+			return nil, duplicateKeyError(k, key)
 		}
 	}
 	v.keys = append(v.keys, key)
 	if len(v.keys)-first > maxInlineKeys {
-		seen = make(map[string]bool, 2*maxInlineKeys)
+		seen = make(map[string][]byte, 2*maxInlineKeys)
 		for _, k := range v.keys[first:] {
-			seen[string(k)] = true
+			seen[foldKey(k)] = k
 		}
 	}
 	return seen, nil
 }
 
-func duplicateKeyError(key []byte) error {
-	return fmt.Errorf("duplicate key %q", truncate(string(key)))
+func duplicateKeyError(earlier, key []byte) error {
+	if bytes.Equal(earlier, key) {
+		return fmt.Errorf("duplicate key %q", truncate(string(key)))
+	}
+	return fmt.Errorf("duplicate key %q: it differs from %q only in letter case", truncate(string(key)), truncate(string(earlier)))
+}
+
+// foldKey returns a form of key that is equal for two keys exactly when
+// bytes.EqualFold reports them equal: each rune becomes the smallest rune of
+// its simple case folding orbit.
+func foldKey(key []byte) string {
+	folded := make([]rune, 0, len(key))
+	for _, r := range string(key) {
+		smallest := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			smallest = min(smallest, f)
+		}
+		folded = append(folded, smallest)
+	}
+	return string(folded)
 }
 
 func (v *jsonValidator) array(depth int) error {
@@ -454,42 +478,48 @@ func (s jsonSpan) elements(visit func(value jsonSpan)) {
 // a number's first character.
 func (s jsonSpan) kind() byte { return s.data[s.start] }
 
-// member returns the value of key in the object at span.
-func (s jsonSpan) member(key string) (jsonSpan, bool) {
+// member returns the value of key in the object at span. The match is
+// exact. A key that equals key only under case folding is an error, because
+// a case-insensitive decoder upstream would read it as key while an exact
+// one would not.
+func (s jsonSpan) member(key string) (jsonSpan, bool, error) {
 	var found jsonSpan
 	ok := false
+	var err error
 	s.members(func(rawKey []byte, value jsonSpan) bool {
-		if keyEquals(rawKey, key) {
+		decoded := rawKey
+		if bytes.IndexByte(rawKey, '\\') >= 0 {
+			decoded = []byte(unquoteJSON(rawKey))
+		}
+		switch {
+		case string(decoded) == key:
 			found, ok = value, true
+			return false
+		case bytes.EqualFold(decoded, []byte(key)):
+			err = fmt.Errorf("key %q differs from the field %q only in letter case", truncate(string(decoded)), key)
 			return false
 		}
 		return true
 	})
-	return found, ok
+	return found, ok, err
 }
 
-// keyEquals compares a raw JSON key with key after unescaping it.
-func keyEquals(rawKey []byte, key string) bool {
-	if bytes.IndexByte(rawKey, '\\') < 0 {
-		return string(rawKey) == key
-	}
-	return unquoteJSON(rawKey) == key
-}
-
-// lookup returns the value at path, following object members from span.
-func (s jsonSpan) lookup(path fieldPath) (jsonSpan, bool) {
+// lookup returns the value at path, following object members from span. It
+// returns an error for a key on the path that matches only under case
+// folding (see member).
+func (s jsonSpan) lookup(path fieldPath) (jsonSpan, bool, error) {
 	current := s
 	for _, key := range path {
 		if current.kind() != '{' {
-			return jsonSpan{}, false
+			return jsonSpan{}, false, nil
 		}
-		next, ok := current.member(key)
-		if !ok {
-			return jsonSpan{}, false
+		next, ok, err := current.member(key)
+		if err != nil || !ok {
+			return jsonSpan{}, false, err
 		}
 		current = next
 	}
-	return current, true
+	return current, true, nil
 }
 
 // stringValue returns the decoded string at span and whether it is a string.

@@ -48,8 +48,10 @@ func referenceValue(decoder *json.Decoder, depth int) (any, error) {
 				return nil, err
 			}
 			key := keyToken.(string)
-			if _, dup := object[key]; dup {
-				return nil, fmt.Errorf("duplicate key %q", key)
+			for earlier := range object {
+				if strings.EqualFold(earlier, key) {
+					return nil, fmt.Errorf("duplicate key %q", key)
+				}
 			}
 			if object[key], err = referenceValue(decoder, depth+1); err != nil {
 				return nil, err
@@ -76,19 +78,25 @@ func referenceValue(decoder *json.Decoder, depth int) (any, error) {
 	return token, nil
 }
 
-// referenceLookup returns the value at path in a decoded tree.
-func referenceLookup(object map[string]any, path fieldPath) (any, bool) {
+// referenceLookup returns the value at path in a decoded tree, and whether a
+// key on the path matched only under case folding.
+func referenceLookup(object map[string]any, path fieldPath) (value any, found, caseOnly bool) {
 	var current any = object
 	for _, key := range path {
 		m, ok := current.(map[string]any)
 		if !ok {
-			return nil, false
+			return nil, false, false
 		}
 		if current, ok = m[key]; !ok {
-			return nil, false
+			for other := range m {
+				if strings.EqualFold(other, key) {
+					return nil, false, true
+				}
+			}
+			return nil, false, false
 		}
 	}
-	return current, true
+	return current, true, false
 }
 
 func TestValidateJSON(t *testing.T) {
@@ -101,6 +109,13 @@ func TestValidateJSON(t *testing.T) {
 		{`{"a":"中文"}`, ""},
 		{`{"a\u0062":1,"ab":2}`, `duplicate key "ab"`},
 		{`{"a":{"b":1,"b":2}}`, `duplicate key "b"`},
+		{`{"server":{},"Server":{}}`, `duplicate key "Server": it differs from "server" only in letter case`},
+		{`{"a":[{"id":"x","ID":"y"}]}`, `duplicate key "ID"`},
+		{`{"os-start":{},"OS-START":{}}`, `duplicate key "OS-START"`},
+		{`{"\u0053erver":1,"server":2}`, `duplicate key "server": it differs from "Server"`},
+		{`{"k":1,"\u212a":2}`, `differs from "k" only in letter case`}, // U+212A KELVIN SIGN folds to k
+		{`{"s":1,"ſ":2}`, `differs from "s" only in letter case`},// U+017F LATIN SMALL LETTER LONG S folds to s
+		{`{"a":{"b":1},"c":{"B":2}}`, ""},
 		{`{"a":1} x`, "data after the top-level JSON value"},
 		{`[1]`, "not a JSON object"},
 		{`"s"`, "not a JSON object"},
@@ -145,6 +160,14 @@ func TestValidateJSONManyKeys(t *testing.T) {
 	if err := validateJSON([]byte(duplicate)); err == nil || !strings.Contains(err.Error(), `duplicate key "k5"`) {
 		t.Errorf("validateJSON(duplicate after %d keys) error = %v", 3*maxInlineKeys, err)
 	}
+	folded := b.String() + `"K5":0}`
+	if err := validateJSON([]byte(folded)); err == nil || !strings.Contains(err.Error(), `duplicate key "K5": it differs from "k5"`) {
+		t.Errorf("validateJSON(case-folded duplicate after %d keys) error = %v", 3*maxInlineKeys, err)
+	}
+	kelvin := b.String() + `"\u212a5":0}`
+	if err := validateJSON([]byte(kelvin)); err == nil || !strings.Contains(err.Error(), `differs from "k5"`) {
+		t.Errorf("validateJSON(Kelvin sign duplicate after %d keys) error = %v", 3*maxInlineKeys, err)
+	}
 }
 
 // FuzzValidateJSON compares validateJSON and the span lookups with
@@ -158,10 +181,14 @@ func FuzzValidateJSON(f *testing.F) {
 		`{"a\u0062":1,"ab":2}`,
 		`{"a":[[[[]]]],"b":-1.5E-7,"c":null}`,
 		`{"x":"\ud800"} `,
+		`{"server":{"name":"a"},"Server":{"publicip":{"eip":{"iptype":"5_bgp"}}}}`,
+		`{"Server":{"publicip":{"eip":{}}}}`,
+		`{"os-start":{},"OS-START":{}}`,
+		`{"k":1,"\u212a":2}`,
 	} {
 		f.Add([]byte(seed))
 	}
-	paths := []fieldPath{{"server", "publicip", "eip"}, {"server", "publicip", "id"}, {"os-stop"}, {"a"}, {"ab"}, {"x"}}
+	paths := []fieldPath{{"server", "publicip", "eip"}, {"server", "publicip", "id"}, {"os-stop"}, {"a"}, {"ab"}, {"x"}, {"k"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		err := validateJSON(body)
 		tree, refErr := referenceDecode(body)
@@ -182,8 +209,11 @@ func FuzzValidateJSON(f *testing.F) {
 
 		root := jsonSpan{data: body, start: skipJSONSpace(body, 0)}
 		for _, path := range paths {
-			span, ok := root.lookup(path)
-			want, wantOK := referenceLookup(tree, path)
+			span, ok, lookupErr := root.lookup(path)
+			want, wantOK, caseOnly := referenceLookup(tree, path)
+			if (lookupErr != nil) != caseOnly {
+				t.Fatalf("lookup(%v) in %q error = %v, want a letter-case error: %v", path, body, lookupErr, caseOnly)
+			}
 			if ok != wantOK {
 				t.Fatalf("lookup(%v) in %q found = %v, want %v", path, body, ok, wantOK)
 			}

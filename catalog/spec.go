@@ -135,6 +135,12 @@ func routeLines(data []byte) ([]int, error) {
 
 var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"}
 
+// ValidateActionName checks that name is one concrete action of the form
+// service:resourceType:operation: three non-empty parts, a lower-case
+// service, and no wildcard (* or ?), space or control character. Policies
+// may use wildcards, but a requested action is a name, not a pattern.
+func ValidateActionName(name string) error { return validateActionName(name) }
+
 // validateActionName checks the service:resourceType:operation form. The
 // service is lower case, as IAM requires.
 func validateActionName(name string) error {
@@ -147,7 +153,7 @@ func validateActionName(name string) error {
 	}
 	for _, c := range name {
 		if c == '*' || c == '?' || c <= ' ' {
-			return fmt.Errorf("action %q contains %q, which is not allowed in a catalog action", name, c)
+			return fmt.Errorf("action %q contains %q, which is not allowed in an action name", name, c)
 		}
 	}
 	return nil

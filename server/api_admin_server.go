@@ -70,8 +70,8 @@ func (c *AdminConf) Validate() error {
 	}
 	var errs []error
 	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("admin.listen: invalid address %q: %w", c.Listen, err))
+	if err := validateAddress(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("admin.listen: %w", err))
 	}
 	tlsOn := c.TLSCertFile != "" || c.TLSKeyFile != ""
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
@@ -278,8 +278,10 @@ func (a *adminAuthenticator) authenticate(ctx context.Context) error {
 	if len(values) != 1 {
 		return errAdminUnauthenticated
 	}
-	token, ok := strings.CutPrefix(values[0], "Bearer ")
-	if !ok {
+	// The scheme name is case-insensitive (RFC 7235, section 2.1), as on
+	// the JWT path. The token itself is compared exactly.
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return errAdminUnauthenticated
 	}
 	sum := sha256.Sum256([]byte(token))

@@ -119,6 +119,8 @@ func TestAdminRejectsMissingCredentials(t *testing.T) {
 		{"token prefix only", metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", "Bearer "+adminTestToken[:5])},
 		{"basic scheme", metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", "Basic "+adminTestToken)},
 		{"two tokens", metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", "Bearer "+adminTestToken, "authorization", "Bearer "+adminTestToken)},
+		{"scheme without token", metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", "Bearer")},
+		{"token with upper-case letters", metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", "Bearer "+strings.ToUpper(adminTestToken))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +128,18 @@ func TestAdminRejectsMissingCredentials(t *testing.T) {
 			wantCode(t, "ListPolicies", err, codes.Unauthenticated)
 			_, err = client.PutUser(tt.ctx, &ecsauthzv1.PutUserRequest{User: &ecsauthzv1.User{Id: "u-x", Name: "x", DomainId: "d-x"}})
 			wantCode(t, "PutUser", err, codes.Unauthenticated)
+		})
+	}
+}
+
+func TestAdminAcceptsBearerSchemeAnyCase(t *testing.T) {
+	client := startAdminEtcd(t)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		t.Run(scheme, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", scheme+" "+adminTestToken)
+			if _, err := client.ListPolicies(ctx, &ecsauthzv1.ListPoliciesRequest{}); err != nil {
+				t.Errorf("ListPolicies with scheme %q: %v", scheme, err)
+			}
 		})
 	}
 }

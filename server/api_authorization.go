@@ -57,9 +57,12 @@ func (a *API) parseActionsRequest(req *ecsauthzv1.CheckActionsRequest, prefix st
 	case n > MaxAPIActions:
 		violations.add(prefix+"actions", fmt.Sprintf("%d actions exceed the maximum of %d", n, MaxAPIActions))
 	}
+	// Requested actions are concrete names. A pattern such as
+	// ecs:cloudServers:* would match Allow statements for any one action
+	// while no Deny names the pattern itself.
 	for i, name := range req.GetActions() {
-		if strings.Count(name, ":") != 2 {
-			violations.add(fmt.Sprintf("%sactions[%d]", prefix, i), fmt.Sprintf("invalid action %q: expected service:resourceType:operation", name))
+		if err := catalog.ValidateActionName(name); err != nil {
+			violations.add(fmt.Sprintf("%sactions[%d]", prefix, i), "invalid: "+err.Error())
 		}
 	}
 	if req.GetProjectId() == "" {

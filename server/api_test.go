@@ -324,6 +324,51 @@ func TestAPICheckActionsInvalid(t *testing.T) {
 	}
 }
 
+func TestAPICheckActionsRejectsPatterns(t *testing.T) {
+	env := startAPI(t)
+	ctx := apiTestContext(t)
+	tests := []struct {
+		name   string
+		action string
+	}{
+		{"operation wildcard", "ecs:cloudServers:*"},
+		{"all wildcards", "ecs:*:*"},
+		{"prefix wildcard", "ecs:cloudServers:del*"},
+		{"single-character wildcard", "ecs:cloudServers:delete?"},
+		{"service wildcard", "*:cloudServers:delete"},
+		{"upper-case service", "ECS:cloudServers:delete"},
+		{"empty operation", "ecs:cloudServers:"},
+		{"four parts", "ecs:cloudServers:delete:x"},
+		{"space", "ecs:cloudServers:de lete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := env.client.CheckActions(ctx, &ecsauthzv1.CheckActionsRequest{
+				Principal: userPrincipal("u-0003"), Actions: []string{"ecs:cloudServers:list", tt.action}, ProjectId: apiTestProject,
+			})
+			st := status.Convert(err)
+			if st.Code() != codes.InvalidArgument {
+				t.Fatalf("CheckActions(%q) code = %v, want InvalidArgument (err %v)", tt.action, st.Code(), err)
+			}
+			if !badRequestFields(t, st)["actions[1]"] {
+				t.Errorf("CheckActions(%q) error %q does not name actions[1]", tt.action, st.Message())
+			}
+
+			resp, err := env.client.BatchCheck(ctx, &ecsauthzv1.BatchCheckRequest{Items: []*ecsauthzv1.BatchCheckItem{
+				{Check: &ecsauthzv1.BatchCheckItem_CheckActions{CheckActions: &ecsauthzv1.CheckActionsRequest{
+					Principal: userPrincipal("u-0003"), Actions: []string{tt.action}, ProjectId: apiTestProject}}},
+			}})
+			if err != nil {
+				t.Fatalf("BatchCheck: %v", err)
+			}
+			result := resp.GetResults()[0]
+			if e := result.GetError(); e.GetCode() != int32(codes.InvalidArgument) || !strings.Contains(e.GetMessage(), "items[0].check_actions.actions[0]") {
+				t.Errorf("BatchCheck(%q) result = %v, want an INVALID_ARGUMENT error naming items[0].check_actions.actions[0]", tt.action, result)
+			}
+		})
+	}
+}
+
 func badRequestFields(t *testing.T, st *status.Status) map[string]bool {
 	t.Helper()
 	fields := map[string]bool{}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,12 +213,19 @@ func (c *Config) Validate() error {
 	return errors.Join(problems...)
 }
 
+// validateAddress checks a listen address: host:port with a decimal port
+// from 0 to 65535, where 0 picks a free port. The host may be empty (all
+// interfaces).
 func validateAddress(address string) error {
 	if address == "" {
 		return errors.New("missing host:port")
 	}
-	if _, _, err := net.SplitHostPort(address); err != nil {
+	_, port, err := net.SplitHostPort(address)
+	if err != nil {
 		return fmt.Errorf("invalid host:port %q: %w", address, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("invalid host:port %q: port %q must be a number from 0 to 65535", address, port)
 	}
 	return nil
 }

@@ -135,6 +135,48 @@ store:
 	}
 }
 
+func TestConfigListenAddress(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" for valid
+	}{
+		{"port zero", []string{"-grpc-address", "127.0.0.1:0"}, ""},
+		{"max port", []string{"-grpc-address", "127.0.0.1:65535"}, ""},
+		{"all interfaces", []string{"-http-address", ":9192"}, ""},
+		{"ipv6", []string{"-grpc-address", "[::1]:9191"}, ""},
+		{"port too large", []string{"-grpc-address", "127.0.0.1:99999"}, `grpc.address (flag -grpc-address): invalid host:port "127.0.0.1:99999": port "99999" must be a number from 0 to 65535`},
+		{"negative port", []string{"-http-address", "127.0.0.1:-1"}, `http.address (flag -http-address): invalid host:port "127.0.0.1:-1"`},
+		{"service name port", []string{"-http-address", "127.0.0.1:http"}, `port "http" must be a number`},
+		{"empty port", []string{"-grpc-address", "127.0.0.1:"}, `port "" must be a number`},
+		{"no port", []string{"-grpc-address", "127.0.0.1"}, "missing port in address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"-store-dir", "../examples/policies", "-identity-jwt-jwks-file", "../examples/jwks/jwks.json"}, tt.args...)
+			_, err := loadConfig(t, args, nil)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("load %v: %v", tt.args, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("load %v error = %v, want it to contain %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestConfigReportsBothBadAddresses(t *testing.T) {
+	_, err := loadConfig(t, []string{"-grpc-address", "127.0.0.1:99999", "-http-address", "127.0.0.1:70000", "-log-level", "loud"}, nil)
+	if err == nil {
+		t.Fatal("invalid addresses loaded without error")
+	}
+	for _, want := range []string{"grpc.address", "http.address", "log.level"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
 func TestConfigFileUnknownKey(t *testing.T) {
 	file := writeFile(t, "typo.yaml", "grpc:\n  adress: 127.0.0.1:1\n")
 	_, err := loadConfig(t, []string{"-config", file}, nil)

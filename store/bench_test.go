@@ -397,3 +397,35 @@ func writeDirJSON(b *testing.B, dir string, data *evaluator.Data) {
 		}
 	}
 }
+
+// BenchmarkCompileLarge measures evaluator.Compile of the large store with
+// the built-in catalog, the step after a load.
+func BenchmarkCompileLarge(b *testing.B) {
+	snap := &Snapshot{Data: largeData(b)}
+	compile := engineCompiler(&testing.T{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := compile(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateCompileLarge measures the backend-independent part of a
+// full reload of the large store: validation, sorting and compiling.
+func BenchmarkValidateCompileLarge(b *testing.B) {
+	d := largeData(b)
+	compile := engineCompiler(&testing.T{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := ValidateData(DefaultPolicyValidator, d); err != nil {
+			b.Fatal(err)
+		}
+		SortData(d)
+		if _, err := compile(&Snapshot{Data: d}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
