@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -60,8 +61,9 @@ type Request struct {
 	Body []byte
 	// BodyTruncated is true when Envoy cut the body at max_request_bytes.
 	BodyTruncated bool
-	// SourceIP is the downstream peer address, the zero Addr when Envoy sent
-	// none (for example a pipe address).
+	// SourceIP is the downstream peer address, the zero Addr when the
+	// request has no attributes.source.address. A pipe or other non-socket
+	// address is rejected as an invalid request.
 	SourceIP netip.Addr
 	// SourcePrincipal is the peer certificate identity (a SPIFFE ID in a
 	// mesh), "" without mTLS.
@@ -109,17 +111,26 @@ func ParseCheckRequest(req *authv3.CheckRequest, out *Request) error {
 	if err := parseBody(http, out); err != nil {
 		return err
 	}
-	partial, _ := out.Headers.Header(PartialBodyHeader)
-	out.BodyTruncated = partial == "true"
-
-	source := attrs.GetSource()
-	out.SourcePrincipal = source.GetPrincipal()
-	if address := source.GetAddress().GetSocketAddress().GetAddress(); address != "" {
-		ip, err := netip.ParseAddr(address)
-		if err != nil {
-			return fmt.Errorf("%w: attributes.source.address %q is not an IP address", ErrInvalidRequest, address)
+	out.SourcePrincipal = attrs.GetSource().GetPrincipal()
+	shape := requestShape{
+		headers:   len(http.GetHeaders()),
+		headerMap: len(http.GetHeaderMap().GetHeaders()),
+		size:      http.GetSize(),
+	}
+	for _, header := range http.GetHeaderMap().GetHeaders() {
+		if header.GetValue() != "" && len(header.GetRawValue()) > 0 {
+			shape.valueAndRaw = true
 		}
-		out.SourceIP = ip
+	}
+	if address := attrs.GetSource().GetAddress(); address != nil {
+		shape.address = addressOther
+		if socket, ok := address.GetAddress().(*corev3.Address_SocketAddress); ok {
+			shape.address = addressSocket
+			shape.socketAddress = socket.SocketAddress.GetAddress()
+		}
+	}
+	if err := checkShape(out, &shape); err != nil {
+		return err
 	}
 
 	out.JWTAuthn = attrs.GetMetadataContext().GetFilterMetadata()[JWTAuthnNamespace]

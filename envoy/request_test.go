@@ -104,6 +104,12 @@ func httpRequest(http *authv3.AttributeContext_HttpRequest) *authv3.CheckRequest
 	}}
 }
 
+func withAddress(http *authv3.AttributeContext_HttpRequest, address *corev3.Address) *authv3.CheckRequest {
+	req := httpRequest(http)
+	req.Attributes.Source = &authv3.AttributeContext_Peer{Address: address}
+	return req
+}
+
 func TestParseCheckRequestInvalid(t *testing.T) {
 	valid := func() *authv3.AttributeContext_HttpRequest {
 		return &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/v1/p/cloudservers"}
@@ -132,6 +138,49 @@ func TestParseCheckRequestInvalid(t *testing.T) {
 			errText: "both attributes.request.http.body and raw_body are set",
 		},
 		{name: "bad source address", req: withSource("not-an-ip"), errText: `attributes.source.address "not-an-ip"`},
+		{name: "empty source address", req: withSource(""), errText: `attributes.source.address ""`},
+		{name: "pipe source address", req: withAddress(valid(), &corev3.Address{
+			Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: "/run/envoy.sock"}},
+		}), errText: "attributes.source.address is not a socket address"},
+		{name: "source address without member", req: withAddress(valid(), &corev3.Address{}), errText: "is not a socket address"},
+		{
+			name: "headers and header map",
+			req: httpRequest(&authv3.AttributeContext_HttpRequest{
+				Method: "GET", Path: "/", Headers: map[string]string{"authorization": "Bearer a"},
+				HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: "authorization", RawValue: []byte("Bearer b")}}},
+			}),
+			errText: "both attributes.request.http.headers and header_map are set",
+		},
+		{
+			name: "header value and raw value",
+			req: httpRequest(&authv3.AttributeContext_HttpRequest{
+				Method: "GET", Path: "/",
+				HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: "authorization", Value: "Bearer a", RawValue: []byte("Bearer b")}}},
+			}),
+			errText: "sets both value and raw_value",
+		},
+		{
+			name: "path differs from :path",
+			req: httpRequest(&authv3.AttributeContext_HttpRequest{
+				Method: "GET", Path: "/v1/p/cloudservers", Headers: map[string]string{":path": "/v1/q/cloudservers", ":method": "GET"},
+			}),
+			errText: "differs from the :path header",
+		},
+		{
+			name: "method differs from :method",
+			req: httpRequest(&authv3.AttributeContext_HttpRequest{
+				Method: "GET", Path: "/", Headers: map[string]string{":path": "/", ":method": "DELETE"},
+			}),
+			errText: "differs from the :method header",
+		},
+		{
+			name: ":path in header map differs",
+			req: httpRequest(&authv3.AttributeContext_HttpRequest{
+				Method: "GET", Path: "/",
+				HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: ":path", RawValue: []byte("/admin")}}},
+			}),
+			errText: "differs from the :path header",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +191,18 @@ func TestParseCheckRequestInvalid(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.errText) {
 				t.Errorf("ParseCheckRequest() error = %q, want it to contain %q", err, tt.errText)
+			}
+
+			wire, marshalErr := marshalDeterministic(tt.req)
+			if marshalErr != nil {
+				t.Fatal(marshalErr)
+			}
+			err = ParseCheckRequestWire(wire, &got)
+			if !errors.Is(err, ErrInvalidRequest) {
+				t.Fatalf("ParseCheckRequestWire() error = %v, want ErrInvalidRequest", err)
+			}
+			if !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("ParseCheckRequestWire() error = %q, want it to contain %q", err, tt.errText)
 			}
 		})
 	}
@@ -158,8 +219,6 @@ func TestParseCheckRequestInvalid(t *testing.T) {
 func TestHeaderShapes(t *testing.T) {
 	headerMap := httpRequest(&authv3.AttributeContext_HttpRequest{
 		Method: "GET", Path: "/", Id: "42",
-		// header_map wins over the map, which Envoy leaves empty then.
-		Headers: map[string]string{"authorization": "ignored"},
 		HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
 			{Key: "authorization", RawValue: []byte("Bearer a")},
 			{Key: "Authorization", Value: "Bearer b"},
@@ -250,4 +309,62 @@ func FuzzParseCheckRequest(f *testing.F) {
 		got.Headers.Header("authorization")
 		Response(&Result{Reason: "implicit_deny", DeniedAction: got.Method})
 	})
+}
+
+// TestBodyTruncatedFailsClosed checks that every partial-body marker other
+// than exactly "false", a repeated marker and a body shorter than the
+// request size count as a truncated body, in both parsers.
+func TestBodyTruncatedFailsClosed(t *testing.T) {
+	withMarker := func(values ...string) *authv3.CheckRequest {
+		var headers []*corev3.HeaderValue
+		for _, value := range values {
+			headers = append(headers, &corev3.HeaderValue{Key: PartialBodyHeader, RawValue: []byte(value)})
+		}
+		return httpRequest(&authv3.AttributeContext_HttpRequest{
+			Method: "POST", Path: "/", RawBody: []byte("{}"), HeaderMap: &corev3.HeaderMap{Headers: headers},
+		})
+	}
+	withSize := func(size int64, body string) *authv3.CheckRequest {
+		return httpRequest(&authv3.AttributeContext_HttpRequest{Method: "POST", Path: "/", Size: size, RawBody: []byte(body)})
+	}
+	for _, tc := range []struct {
+		name string
+		req  *authv3.CheckRequest
+		want bool
+	}{
+		{"no marker", withMarker(), false},
+		{"false", withMarker("false"), false},
+		{"true", withMarker("true"), true},
+		{"upper case", withMarker("TRUE"), true},
+		{"leading space", withMarker(" true"), true},
+		{"one", withMarker("1"), true},
+		{"yes", withMarker("yes"), true},
+		{"empty", withMarker(""), true},
+		{"repeated false", withMarker("false", "false"), true},
+		{"size matches body", withSize(2, "{}"), false},
+		{"size unknown", withSize(-1, "{}"), false},
+		{"body shorter than size", withSize(10, "{}"), true},
+		{"no body with size", withSize(10, ""), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Request
+			if err := ParseCheckRequest(tc.req, &got); err != nil {
+				t.Fatalf("ParseCheckRequest() error = %v", err)
+			}
+			if got.BodyTruncated != tc.want {
+				t.Errorf("ParseCheckRequest() BodyTruncated = %v, want %v", got.BodyTruncated, tc.want)
+			}
+
+			wire, err := marshalDeterministic(tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ParseCheckRequestWire(wire, &got); err != nil {
+				t.Fatalf("ParseCheckRequestWire() error = %v", err)
+			}
+			if got.BodyTruncated != tc.want {
+				t.Errorf("ParseCheckRequestWire() BodyTruncated = %v, want %v", got.BodyTruncated, tc.want)
+			}
+		})
+	}
 }

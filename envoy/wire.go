@@ -2,7 +2,6 @@ package envoy
 
 import (
 	"fmt"
-	"net/netip"
 	"unicode/utf8"
 	"unsafe"
 
@@ -97,8 +96,8 @@ type wireState struct {
 	// pairIndex maps header names to their index in pairs once there are
 	// too many pairs to search linearly.
 	pairIndex       map[string]int
-	sourceAddress   string
 	sourcePrincipal string
+	shape           requestShape
 	// extensions is the reused context_extensions map, nil until the first
 	// request that has entries.
 	extensions    map[string]string
@@ -110,7 +109,8 @@ type wireState struct {
 // fields walks the message b of type m at nesting depth. It calls visit for
 // every length-delimited field. visit returns true when it has walked the
 // field's payload itself with fields, and false to have the payload
-// validated against m. Non-length-delimited fields need no validation.
+// validated against m. Other fields need no validation, and the only one
+// read is the varint attributes.request.http.size.
 // Problems set s.invalid and stop the walk of b.
 func (s *wireState) fields(b []byte, m *wireMessage, depth int, visit func(num protowire.Number, value []byte) bool) {
 	if depth > maxWireDepth {
@@ -129,6 +129,10 @@ func (s *wireState) fields(b []byte, m *wireMessage, depth int, visit func(num p
 			if valueLen < 0 {
 				s.invalid = true
 				return
+			}
+			if typ == protowire.VarintType && m == httpRequestSchema && num == fieldNumbers.httpSize {
+				size, _ := protowire.ConsumeVarint(b)
+				s.shape.size = int64(size)
 			}
 			b = b[valueLen:]
 			continue
@@ -183,6 +187,9 @@ func (s *wireState) peer(b []byte, depth int) {
 		case fieldNumbers.peerPrincipal:
 			s.sourcePrincipal = aliasString(value)
 		case fieldNumbers.peerAddress:
+			if s.shape.address == addressAbsent {
+				s.shape.address = addressOther
+			}
 			s.address(value, depth+1)
 			return true
 		}
@@ -190,21 +197,25 @@ func (s *wireState) peer(b []byte, depth int) {
 	})
 }
 
-// address reads Address.socket_address.address. The other members of the
-// Address oneof replace socket_address, so they clear the value.
+// address reads which member of the Address oneof is set and
+// socket_address.address. The other members replace socket_address, so they
+// clear the value.
 func (s *wireState) address(b []byte, depth int) {
 	s.fields(b, addressSchema, depth, func(num protowire.Number, value []byte) bool {
 		switch {
 		case num == fieldNumbers.addressSocket:
+			if s.shape.address != addressSocket {
+				s.shape.address, s.shape.socketAddress = addressSocket, ""
+			}
 			s.fields(value, socketAddressSchema, depth+1, func(num protowire.Number, value []byte) bool {
 				if num == fieldNumbers.socketAddress {
-					s.sourceAddress = aliasString(value)
+					s.shape.socketAddress = aliasString(value)
 				}
 				return false
 			})
 			return true
 		case fieldNumbers.addressOneof[num]:
-			s.sourceAddress = ""
+			s.shape.address, s.shape.socketAddress = addressOther, ""
 		}
 		return false
 	})
@@ -226,6 +237,7 @@ func (s *wireState) http(b []byte, depth int) {
 		case fieldNumbers.httpHeaders:
 			key, entry := s.mapEntry(value, headersEntrySchema, depth+1)
 			s.setPair(key, entry)
+			s.shape.headers++
 			return true
 		case fieldNumbers.httpHeaderMap:
 			s.fields(value, headerMapSchema, depth+1, func(num protowire.Number, value []byte) bool {
@@ -233,6 +245,7 @@ func (s *wireState) http(b []byte, depth int) {
 					return false
 				}
 				s.list = append(s.list, s.headerValuePair(value, depth+2))
+				s.shape.headerMap++
 				return true
 			})
 			return true
@@ -289,16 +302,9 @@ func (s *wireState) finish(out *Request) error {
 	case s.textBody != "":
 		out.Body = unsafe.Slice(unsafe.StringData(s.textBody), len(s.textBody))
 	}
-	partial, _ := out.Headers.Header(PartialBodyHeader)
-	out.BodyTruncated = partial == "true"
-
 	out.SourcePrincipal = s.sourcePrincipal
-	if s.sourceAddress != "" {
-		ip, err := netip.ParseAddr(s.sourceAddress)
-		if err != nil {
-			return fmt.Errorf("%w: attributes.source.address %q is not an IP address", ErrInvalidRequest, s.sourceAddress)
-		}
-		out.SourceIP = ip
+	if err := checkShape(out, &s.shape); err != nil {
+		return err
 	}
 
 	if s.hasJWTAuthn {
@@ -373,6 +379,9 @@ func (s *wireState) headerValuePair(b []byte, depth int) headerPair {
 		return false
 	})
 	if len(raw) > 0 {
+		if pair.value != "" {
+			s.shape.valueAndRaw = true
+		}
 		pair.value = aliasString(raw)
 	}
 	return pair
@@ -610,6 +619,7 @@ var fieldNumbers = func() (numbers struct {
 	socketAddress                                                       protowire.Number
 	requestHTTP                                                         protowire.Number
 	httpID, httpMethod, httpHeaders, httpPath, httpBody, httpRawBody    protowire.Number
+	httpSize                                                            protowire.Number
 	httpHeaderMap, headerMapHeaders                                     protowire.Number
 	headerKey, headerValue, headerRawValue                              protowire.Number
 	metadataFilter                                                      protowire.Number
@@ -646,6 +656,7 @@ var fieldNumbers = func() (numbers struct {
 	numbers.httpPath = number(http, "path")
 	numbers.httpBody = number(http, "body")
 	numbers.httpRawBody = number(http, "raw_body")
+	numbers.httpSize = number(http, "size")
 	numbers.httpHeaderMap = number(http, "header_map")
 	numbers.headerMapHeaders = number(&corev3.HeaderMap{}, "headers")
 	header := &corev3.HeaderValue{}

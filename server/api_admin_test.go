@@ -490,7 +490,8 @@ func TestAdminConfValidate(t *testing.T) {
 			conf:    AdminConf{Enabled: true, ClientCAFile: "ca.pem", TLSKeyFile: "key.pem"},
 			wantErr: []string{"admin.client_ca_file", "admin.tls_cert_file and admin.tls_key_file: set both"},
 		},
-		{name: "bad address", conf: AdminConf{Enabled: true, Listen: "nonsense", BearerTokenFile: "t"}, wantErr: []string{"admin.listen: invalid address"}},
+		{name: "bad address", conf: AdminConf{Enabled: true, Listen: "nonsense", BearerTokenFile: "t"}, wantErr: []string{"admin.listen: invalid host:port"}},
+		{name: "port out of range", conf: AdminConf{Enabled: true, Listen: "127.0.0.1:65536", BearerTokenFile: "t"}, wantErr: []string{`admin.listen: invalid host:port "127.0.0.1:65536": port "65536" must be a number from 0 to 65535`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

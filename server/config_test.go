@@ -145,11 +145,12 @@ func TestConfigListenAddress(t *testing.T) {
 		{"max port", []string{"-grpc-address", "127.0.0.1:65535"}, ""},
 		{"all interfaces", []string{"-http-address", ":9192"}, ""},
 		{"ipv6", []string{"-grpc-address", "[::1]:9191"}, ""},
-		{"port too large", []string{"-grpc-address", "127.0.0.1:99999"}, `grpc.address (flag -grpc-address): invalid host:port "127.0.0.1:99999": port "99999" must be a number from 0 to 65535`},
-		{"negative port", []string{"-http-address", "127.0.0.1:-1"}, `http.address (flag -http-address): invalid host:port "127.0.0.1:-1"`},
+		{"port too large", []string{"-grpc-address", "127.0.0.1:99999"}, `grpc.address: invalid host:port "127.0.0.1:99999": port "99999" must be a number from 0 to 65535`},
+		{"negative port", []string{"-http-address", "127.0.0.1:-1"}, `http.address: invalid host:port "127.0.0.1:-1"`},
 		{"service name port", []string{"-http-address", "127.0.0.1:http"}, `port "http" must be a number`},
 		{"empty port", []string{"-grpc-address", "127.0.0.1:"}, `port "" must be a number`},
 		{"no port", []string{"-grpc-address", "127.0.0.1"}, "missing port in address"},
+		{"admin port too large", []string{"-admin-enabled", "-admin-bearer-token-file", "token", "-admin-listen", "127.0.0.1:99999"}, `admin.listen: invalid host:port "127.0.0.1:99999"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,9 @@ The output lacks English descriptions, instance and tag flags and body rules,
 which the table does not carry, so lint rejects it until they are filled in.
 
 list prints the built-in catalog, or the catalog made of the given files:
-method, path, actions with their aliases, body rules and flags.
+method, path, actions with their aliases, body rules and flags. The table
+wraps long cells onto continuation lines; --format json prints one route per
+object.
 
 lint loads the given catalog files together, validates and compiles them, and
 prints each problem with its file and line. It exits 1 when they are invalid.
@@ -243,40 +245,82 @@ func writeCatalogJSON(w io.Writer, c *catalog.Catalog) error {
 	return enc.Encode(routes)
 }
 
+// maxCellWidth is the width in bytes at which the table wraps the actions,
+// aliases and body columns onto continuation lines.
+const maxCellWidth = 60
+
 func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "METHOD\tPATH\tACTIONS\tALIASES\tBODY\tEP\tINST\tTAG")
 	for _, r := range c.Routes() {
+		actions := wrapCell(actionNames(r.Actions), ",")
+		aliases := wrapCell(aliasParts(r.Actions), ",")
+		body := wrapCell(bodyParts(r.BodyRule), " ")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			r.Method, r.Path, orDash(joinNames(r.Actions)), orDash(joinAliases(r.Actions)), orDash(describeBody(r.BodyRule)),
+			r.Method, r.Path, actions[0], aliases[0], body[0],
 			yesNo(r.EnterpriseProject), yesNo(r.Instance), yesNo(r.Tag))
+		for i := 1; i < max(len(actions), len(aliases), len(body)); i++ {
+			fmt.Fprintf(tw, "\t\t%s\t%s\t%s\t\t\t\n", lineAt(actions, i), lineAt(aliases, i), lineAt(body, i))
+		}
 	}
 	return tw.Flush()
 }
 
-func joinNames(actions []*catalog.Action) string {
+// wrapCell joins parts with sep into lines of at most maxCellWidth bytes,
+// breaking only between parts, so a part longer than that gets a line of
+// its own. A line that continues on the next one ends with sep, trimmed of
+// spaces. No parts give "-".
+func wrapCell(parts []string, sep string) []string {
+	if len(parts) == 0 {
+		return []string{"-"}
+	}
+	var lines []string
+	line := parts[0]
+	for _, part := range parts[1:] {
+		if len(line)+len(sep)+len(part) > maxCellWidth {
+			lines = append(lines, strings.TrimRight(line+sep, " "))
+			line = part
+			continue
+		}
+		line += sep + part
+	}
+	return append(lines, line)
+}
+
+func lineAt(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return ""
+}
+
+func actionNames(actions []*catalog.Action) []string {
 	names := make([]string, len(actions))
 	for i, a := range actions {
 		names[i] = a.Name
 	}
-	return strings.Join(names, ",")
+	return names
 }
 
-func joinAliases(actions []*catalog.Action) string {
+func joinNames(actions []*catalog.Action) string {
+	return strings.Join(actionNames(actions), ",")
+}
+
+func aliasParts(actions []*catalog.Action) []string {
 	var parts []string
 	for _, a := range actions {
 		if len(a.Aliases) > 0 {
 			parts = append(parts, a.Name+"="+strings.Join(a.Aliases, "|"))
 		}
 	}
-	return strings.Join(parts, ",")
+	return parts
 }
 
-// describeBody summarizes a body rule in one table cell, for example
+// bodyParts summarizes a body rule for one table cell, for example
 // "server.publicip.eip:+vpc:publicIps:create" or "os-start:ecs:servers:start".
-func describeBody(b *catalog.BodyRule) string {
+func bodyParts(b *catalog.BodyRule) []string {
 	if b == nil {
-		return ""
+		return nil
 	}
 	var parts []string
 	for _, p := range b.Present {
@@ -291,7 +335,7 @@ func describeBody(b *catalog.BodyRule) string {
 	if b.EnterpriseProjectID != "" {
 		parts = append(parts, "ep="+b.EnterpriseProjectID)
 	}
-	return strings.Join(parts, " ")
+	return parts
 }
 
 func orDash(s string) string {

@@ -55,25 +55,22 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	path := fs.String("path", "", "request target with query, e.g. /v1/PROJECT/cloudservers/detail?limit=25")
 	user := fs.String("user", "", "user id of the caller, looked up in the policy store")
 	body := fs.String("body", "", "request body (JSON)")
+	flags := server.NewConfigFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ecsauthz check -request FILE [flags]")
-		fmt.Fprintln(stderr, "       ecsauthz check -method METHOD -path TARGET -user USER_ID [-body JSON] [flags]")
+		printCheckUsage(stderr)
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Decides one request against the policy store without a server and prints")
 		fmt.Fprintln(stderr, "the decision as JSON. Exit status: 0 allowed, 3 denied, 1 failure, 2 usage error.")
 		fmt.Fprintln(stderr, "With -request, the caller is identified from the request's credentials.")
 		fmt.Fprintln(stderr, "With -user, the caller is taken as given. Flags:")
-		fs.PrintDefaults()
+		printFlags(stderr, fs, isCheckFlag)
+		fmt.Fprintln(stderr, "The other flags of \"ecsauthz serve\" are accepted but do not affect a check.")
 	}
-	flags := server.NewConfigFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	byRequest := *requestFile != ""
-	byFlags := *method != "" || *path != "" || *user != ""
-	if byRequest == byFlags || fs.NArg() > 0 || (byFlags && (*method == "" || *path == "" || *user == "")) {
-		fs.Usage()
-		return exitUsage
+	if problem := checkArgsProblem(fs, *requestFile, *method, *path, *user, *body); problem != "" {
+		return usageError(stderr, "ecsauthz check", problem, checkUsage...)
 	}
 
 	conf, err := flags.Load(os.LookupEnv)
@@ -91,7 +88,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer offline.Close()
 
 	var outcome server.Outcome
-	if byRequest {
+	if *requestFile != "" {
 		err = checkRequestFile(ctx, offline, *requestFile, &outcome)
 	} else {
 		err = checkFlags(ctx, offline, *method, *path, *user, *body, &outcome)
@@ -111,6 +108,64 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitAllowed
 	}
 	return exitDenied
+}
+
+var checkUsage = []string{
+	"Usage: ecsauthz check -request FILE [flags]",
+	"       ecsauthz check -method METHOD -path TARGET -user USER_ID [-body JSON] [flags]",
+}
+
+func printCheckUsage(w io.Writer) {
+	for _, line := range checkUsage {
+		fmt.Fprintln(w, line)
+	}
+}
+
+// isCheckFlag reports whether a flag matters to an offline check: the
+// request flags and the configuration of the catalog, identity sources,
+// evaluator and policy store, except the reload settings.
+func isCheckFlag(name string) bool {
+	switch name {
+	case "request", "method", "path", "user", "body", "config", "catalog-dir":
+		return true
+	case "store-debounce", "store-sync-interval", "store-max-staleness":
+		return false // the snapshot is loaded once and never reloaded
+	}
+	for _, prefix := range []string{"store-", "evaluator-", "identity-"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkArgsProblem returns a one-line description of what is wrong with the
+// arguments of "ecsauthz check", or "" when they are usable.
+func checkArgsProblem(fs *flag.FlagSet, requestFile, method, path, user, body string) string {
+	if fs.NArg() > 0 {
+		return fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	}
+	var given, missing []string
+	for _, f := range []struct{ name, value string }{{"-method", method}, {"-path", path}, {"-user", user}} {
+		if f.value != "" {
+			given = append(given, f.name)
+		} else {
+			missing = append(missing, f.name)
+		}
+	}
+	switch {
+	case requestFile != "" && len(given) > 0:
+		return fmt.Sprintf("-request cannot be combined with %s: give either a request file or -method, -path and -user", strings.Join(given, ", "))
+	case requestFile != "" && body != "":
+		return "-body applies only with -method, -path and -user: put the body in the request file"
+	case requestFile != "":
+		return ""
+	case len(given) == 0:
+		return "missing -request FILE, or -method, -path and -user"
+	case len(missing) > 0:
+		return "missing " + strings.Join(missing, ", ")
+	}
+	return ""
 }
 
 // checkRequestFile decides the CheckRequest in the protojson file at path.
