@@ -171,8 +171,8 @@ func (v *jsonValidator) object(depth int) error {
 
 // addKey records key for the object whose keys start at index first, and
 // rejects a key equal to an earlier one under case folding. encoding/json
-// and other case-insensitive decoders match such keys to the same field and
-// keep the last, so "server" and "Server" are duplicates. The map, used for
+// and other case-insensitive decoders decode such keys into the same field,
+// so "server" and "Server" are duplicates. The map, used for
 // large objects, maps each key's folded form to the key.
 func (v *jsonValidator) addKey(first int, key []byte, seen map[string][]byte) (map[string][]byte, error) {
 	if seen != nil {

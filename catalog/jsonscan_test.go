@@ -114,7 +114,7 @@ func TestValidateJSON(t *testing.T) {
 		{`{"os-start":{},"OS-START":{}}`, `duplicate key "OS-START"`},
 		{`{"\u0053erver":1,"server":2}`, `duplicate key "server": it differs from "Server"`},
 		{`{"k":1,"\u212a":2}`, `differs from "k" only in letter case`}, // U+212A KELVIN SIGN folds to k
-		{`{"s":1,"ſ":2}`, `differs from "s" only in letter case`},// U+017F LATIN SMALL LETTER LONG S folds to s
+		{`{"s":1,"ſ":2}`, `differs from "s" only in letter case`},      // U+017F LATIN SMALL LETTER LONG S folds to s
 		{`{"a":{"b":1},"c":{"B":2}}`, ""},
 		{`{"a":1} x`, "data after the top-level JSON value"},
 		{`[1]`, "not a JSON object"},

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 )
 
-// requestShape holds the facts about a CheckRequest that the fail-closed
+// requestShape contains the facts about a CheckRequest that the fail-closed
 // checks of [checkShape] need. ParseCheckRequest and ParseCheckRequestWire
 // each gather them and share the checks, so both reject the same requests.
 type requestShape struct {

@@ -65,7 +65,7 @@ func ParseCheckRequestWire(wire []byte, out *Request) error {
 }
 
 // invalidWireError names what made wire invalid: a malformed message or the
-// first string field that holds invalid UTF-8. It walks the message again
+// first string field with invalid UTF-8. It walks the message again
 // with its descriptors, which only a rejected request pays for.
 func invalidWireError(wire []byte) error {
 	field, err := firstInvalidUTF8(wire, checkRequestDescriptor, "", 0)
@@ -86,7 +86,7 @@ func invalidWireError(wire []byte) error {
 // overwrite earlier ones, as protobuf merges repeated singular fields.
 type wireState struct {
 	// invalid is set when the message is malformed, nests deeper than
-	// maxWireDepth or holds invalid UTF-8 in a string field.
+	// maxWireDepth or has invalid UTF-8 in a string field.
 	invalid          bool
 	hasHTTP          bool
 	method, path, id string
@@ -453,15 +453,15 @@ func firstInvalidUTF8(b []byte, desc protoreflect.MessageDescriptor, path string
 
 var checkRequestDescriptor = (&authv3.CheckRequest{}).ProtoReflect().Descriptor()
 
-// wireMessage is what validation needs from a message descriptor: which
-// fields are strings and which are messages, by field number. Looking a
+// wireMessage is the validation view of a message descriptor: the fields
+// that are strings or messages, by field number. Looking a
 // field up is a slice index, where the descriptor needs an interface call
 // and a map lookup.
 type wireMessage struct {
-	// dense holds the fields numbered below maxDenseField, indexed by
+	// dense contains the fields numbered below maxDenseField, indexed by
 	// number.
 	dense []wireField
-	// sparse holds the fields with larger numbers.
+	// sparse contains the fields with larger numbers.
 	sparse map[protowire.Number]wireField
 }
 
@@ -541,8 +541,9 @@ func validWire(b []byte, m *wireMessage, depth int) bool {
 	return true
 }
 
-// wireSchemas builds the wireMessage of a descriptor once per message type,
-// so recursive types such as google.protobuf.Struct share theirs.
+// wireSchemas is a cache of wireMessages by message type, so that each is
+// built once and recursive types such as google.protobuf.Struct refer to
+// themselves.
 type wireSchemas map[protoreflect.FullName]*wireMessage
 
 func (schemas wireSchemas) of(desc protoreflect.MessageDescriptor) *wireMessage {

@@ -31,7 +31,8 @@ var regionalServices = []string{"ecs", "evs", "vpc", "ims"}
 // denies. Statements with conditions or a resource restriction stay in a
 // short per-bucket list that Decide evaluates per request. Tables are built
 // eagerly at Compile time, and users whose grants at a scope name the same
-// policies in the same order share one bucket.
+// policies in the same order share one bucket. Users without direct grants
+// who are in the same groups, in the same order, share their bucket lists.
 type Engine struct {
 	conf     Config
 	actions  []*catalog.Action
@@ -70,18 +71,29 @@ type bucket struct {
 	allow, deny bitset
 	slow        []*statement
 
-	// allowBy and denyBy hold, for each member of allow and deny in ID
-	// order, the first condition-free statement that allows or denies the
-	// action, so a decision can name its statement without a search. The
-	// entry of an action is at allowRank.rank(allow, id), or the same for
-	// deny. They are dense because a store of 10,000 users can hold tens
-	// of thousands of buckets, and an entry per catalog action took most
-	// of the engine's memory.
-	allowBy, denyBy     []*statement
-	allowRank, denyRank rankIndex
-	policies            []*compiledPolicy
+	policies []*compiledPolicy
+	// statements is nil in a bucket of at most maxScannedPolicies
+	// policies, where the deciding statement of an action is found by a
+	// scan of the policies. A store of 10,000 users can hold tens of
+	// thousands of buckets, and a table per bucket took most of the
+	// engine's memory.
+	statements *statementIndex
 	// serial numbers the bucket while Compile builds it. 0 means unset.
 	serial int
+}
+
+// maxScannedPolicies is the largest bucket whose deciding statements are
+// found by a scan of its policies instead of a [statementIndex].
+const maxScannedPolicies = 8
+
+// statementIndex holds, for each member of a bucket's allow and deny
+// bitsets in ID order, the first condition-free statement that allows or
+// denies the action, so a decision can name its statement without a search.
+// The entry of an action is at allowRank.rank(allow, id), or the same for
+// deny. The lists are dense, one entry per member, not per catalog action.
+type statementIndex struct {
+	allowBy, denyBy     []*statement
+	allowRank, denyRank rankIndex
 }
 
 // Compile parses every policy of data, checks the store data and builds the
@@ -118,7 +130,11 @@ func compile(data *Data, actions []*catalog.Action, conf Config) (*Engine, []Pro
 		return nil, ps.warnings(), err
 	}
 
-	b := &principalBuilder{interned: map[string]*bucket{}, lastBucket: make([]int, len(e.policies))}
+	b := &principalBuilder{
+		interned:   map[string]*bucket{},
+		byGroups:   map[string]*principal{},
+		lastBucket: make([]int, len(e.policies)),
+	}
 	for _, u := range data.Users {
 		e.principals[u.ID] = e.buildPrincipal(users[u.ID], byUser[u.ID], members[u.ID], byGroup, b)
 	}
@@ -406,6 +422,9 @@ func (e *Engine) indexServers(list []Server, ps *problems) {
 type principalBuilder struct {
 	// interned maps a bucket key to the bucket users share.
 	interned map[string]*bucket
+	// byGroups maps the group list of a user without direct grants to the
+	// first such principal, whose bucket lists the others share.
+	byGroups map[string]*principal
 	// lastBucket holds, per policy ordinal, the serial of the last bucket
 	// the policy was added to, so that adding a policy twice to one
 	// bucket is caught without a search of the bucket's list.
@@ -418,7 +437,23 @@ type principalBuilder struct {
 // groups into one bucket per scope. Buckets with the same scope and the same
 // policies in the same order are shared between users through b.interned.
 func (e *Engine) buildPrincipal(u *User, direct []grantRef, groupIDs []string, byGroup map[string][]grantRef, b *principalBuilder) *principal {
-	p := &principal{user: u, root: u.Root || e.roots[u.ID]}
+	root := u.Root || e.roots[u.ID]
+	var groupsKey string
+	if len(direct) == 0 {
+		b.key = b.key[:0]
+		for _, id := range groupIDs {
+			b.key = binary.AppendUvarint(b.key, uint64(len(id)))
+			b.key = append(b.key, id...)
+		}
+		groupsKey = string(b.key)
+		if shared := b.byGroups[groupsKey]; shared != nil {
+			p := *shared
+			p.user, p.root = u, root
+			return &p
+		}
+	}
+
+	p := &principal{user: u, root: root}
 	for _, g := range direct {
 		p.addGrant(g, b)
 	}
@@ -436,6 +471,9 @@ func (e *Engine) buildPrincipal(u *User, direct []grantRef, groupIDs []string, b
 		p.enterpriseProjects[i] = e.intern(bk, b)
 	}
 	slices.SortFunc(p.enterpriseProjects, func(a, b *bucket) int { return strings.Compare(a.scopeID, b.scopeID) })
+	if len(direct) == 0 {
+		b.byGroups[groupsKey] = p
+	}
 	return p
 }
 
@@ -486,7 +524,10 @@ func (bk *bucket) appendKey(key []byte) []byte {
 // the bitsets keep global actions only.
 func (e *Engine) finish(b *bucket) {
 	n := len(e.actions)
-	b.allow, b.deny = newBitset(n), newBitset(n)
+	// One allocation holds both bitsets.
+	words := len(newBitset(n))
+	sets := make(bitset, 2*words)
+	b.allow, b.deny = sets[:words:words], sets[words:]
 	for _, pol := range b.policies {
 		b.allow.or(pol.allow)
 		b.deny.or(pol.deny)
@@ -496,17 +537,25 @@ func (e *Engine) finish(b *bucket) {
 		b.allow.and(e.global)
 		b.deny.and(e.global)
 	}
+	if len(b.policies) <= maxScannedPolicies {
+		return
+	}
 	// The first statement in grant order, then statement order, decides.
-	b.allowBy, b.denyBy = make([]*statement, b.allow.count()), make([]*statement, b.deny.count())
-	b.allowRank, b.denyRank = newRankIndex(b.allow), newRankIndex(b.deny)
+	index := &statementIndex{
+		allowBy:   make([]*statement, b.allow.count()),
+		denyBy:    make([]*statement, b.deny.count()),
+		allowRank: newRankIndex(b.allow),
+		denyRank:  newRankIndex(b.deny),
+	}
+	b.statements = index
 	for _, pol := range b.policies {
 		for _, st := range pol.statements {
 			if !st.fast() {
 				continue
 			}
-			by, set, ranks := b.allowBy, b.allow, b.allowRank
+			by, set, ranks := index.allowBy, b.allow, index.allowRank
 			if st.deny {
-				by, set, ranks = b.denyBy, b.deny, b.denyRank
+				by, set, ranks = index.denyBy, b.deny, index.denyRank
 			}
 			for id := range n {
 				if !set.has(id) || !st.actionSet.has(id) {

@@ -174,12 +174,30 @@ func (ec *evalContext) statement(v verdict, id int) *statement {
 }
 
 // fastStatement returns the condition-free statement that denies (deny set)
-// or allows action id in the bucket's bitsets. id must be in that bitset.
+// or allows action id in the bucket's bitsets: the first in grant order,
+// then statement order. id must be in that bitset.
 func (b *bucket) fastStatement(deny bool, id int) *statement {
-	if deny {
-		return b.denyBy[b.denyRank.rank(b.deny, id)]
+	if index := b.statements; index != nil {
+		if deny {
+			return index.denyBy[index.denyRank.rank(b.deny, id)]
+		}
+		return index.allowBy[index.allowRank.rank(b.allow, id)]
 	}
-	return b.allowBy[b.allowRank.rank(b.allow, id)]
+	for _, pol := range b.policies {
+		set := pol.allow
+		if deny {
+			set = pol.deny
+		}
+		if !set.has(id) {
+			continue
+		}
+		for _, st := range pol.statements {
+			if st.deny == deny && st.fast() && st.actionSet.has(id) {
+				return st
+			}
+		}
+	}
+	return nil
 }
 
 // firstSlow returns the first conditional or resource-restricted statement

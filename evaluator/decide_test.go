@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -132,4 +133,55 @@ func TestHolderConcurrentSwap(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestDecidingStatementBySize checks that a decision names the first
+// statement, in grant order and then statement order, both in buckets small
+// enough to be scanned and in buckets with a statement index.
+func TestDecidingStatementBySize(t *testing.T) {
+	for _, n := range []int{1, 2, maxScannedPolicies, maxScannedPolicies + 1, 3 * maxScannedPolicies} {
+		t.Run(fmt.Sprintf("policies=%d", n), func(t *testing.T) {
+			// Policy i allows listing in statement 1 from the middle policy
+			// on, and denies deleting in statement 0 from the last but one
+			// on. Statement 0 of the others allows an unrelated action.
+			firstAllow, firstDeny := n/2, max(n-2, 0)
+			data := &Data{
+				Users:       []User{{ID: "u-1", DomainID: exampleDomain}},
+				Groups:      []Group{{ID: "g-1", DomainID: exampleDomain}},
+				Memberships: []Membership{{GroupID: "g-1", UserID: "u-1"}},
+				Servers:     []Server{{ID: "s-0001", ProjectID: exampleProject, EnterpriseProjectID: "0"}},
+			}
+			for i := range n {
+				first := `{"Effect":"Allow","Action":["ecs:flavors:get"]}`
+				if i >= firstDeny {
+					first = `{"Effect":"Deny","Action":["ecs:cloudServers:delete"]}`
+				}
+				second := `{"Effect":"Allow","Action":["ecs:flavors:get"]}`
+				if i >= firstAllow {
+					second = `{"Effect":"Allow","Action":["ecs:cloudServers:list","ecs:cloudServers:delete"]}`
+				}
+				name := fmt.Sprintf("p-%02d", i)
+				data.Policies = append(data.Policies, Policy{Name: name, Document: []byte(`{"Version":"1.1","Statement":[` + first + "," + second + `]}`)})
+				data.Grants = append(data.Grants, Grant{Policy: name, GroupID: "g-1", Scope: ScopeProject, ScopeID: exampleProject})
+			}
+			engine, _, err := Compile(data, testCatalog(t), Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			var d Decision
+			list := &Request{Principal: examplePrincipal("u-1"), Resolution: resolve(t, "GET", "/v1/"+exampleProject+"/cloudservers/detail", "")}
+			engine.Decide(list, &d)
+			if !d.Allowed || d.Policy != fmt.Sprintf("p-%02d", firstAllow) || d.Statement != 1 {
+				t.Errorf("list: got %+v, want allowed by p-%02d statement 1", d, firstAllow)
+			}
+			checkExplainAgrees(t, engine, list, &d)
+
+			del := &Request{Principal: examplePrincipal("u-1"), Resolution: resolve(t, "POST", "/v1/"+exampleProject+"/cloudservers/delete", `{"servers":[{"id":"s-0001"}]}`)}
+			engine.Decide(del, &d)
+			if d.Allowed || d.Reason != ReasonExplicitDeny || d.Policy != fmt.Sprintf("p-%02d", firstDeny) || d.Statement != 0 {
+				t.Errorf("delete: got %+v, want explicit deny by p-%02d statement 0", d, firstDeny)
+			}
+		})
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -64,6 +66,8 @@ func NewService(ctx context.Context, conf *Config, version string, logger *slog.
 		SyncInterval: conf.Store.SyncInterval,
 		Logger:       logger.With("logger", "store"),
 		Registerer:   registry,
+		Retain:       retainUsers,
+		BeforeSwap:   svc.releaseMemory,
 	})
 	if err != nil {
 		svc.close()
@@ -146,12 +150,11 @@ func (s *Service) registerAPIs(conf *Config, logger *slog.Logger) error {
 	return nil
 }
 
-// Run sets the garbage collection target (gc_percent), loads and watches
-// the policy store and serves until ctx is done, then shuts down gracefully
-// and closes the store.
+// Run loads and watches the policy store and serves until ctx is done,
+// then shuts down gracefully and closes the store. The garbage collection
+// target (gc_percent) is set once the first snapshot is compiled, see
+// [Service.releaseMemory].
 func (s *Service) Run(ctx context.Context) error {
-	applyGCPercent(s.gcPercent, os.LookupEnv, s.logger)
-
 	reloadCtx, stopReload := context.WithCancel(context.WithoutCancel(ctx))
 	reloadDone := make(chan struct{})
 	go func() {
@@ -211,15 +214,21 @@ func LoadCatalog(conf CatalogConfig) (*catalog.Catalog, error) {
 }
 
 // compileFunc returns the function that turns a policy snapshot into an
-// engine. Compile warnings are logged and do not reject the snapshot.
+// engine. Compile warnings are logged and do not reject the snapshot. The
+// compile error is returned as is: it names the file and line of each
+// problem, and the reloader already adds "failed to compile snapshot REV".
 func compileFunc(cat *catalog.Catalog, conf evaluator.Config, logger *slog.Logger) func(*store.Snapshot) (*evaluator.Engine, error) {
 	return func(snap *store.Snapshot) (*evaluator.Engine, error) {
 		engine, problems, err := evaluator.Compile(snap.Data, cat, conf)
 		for _, p := range problems {
-			logger.Warn("policy warning", "revision", snap.Revision, "problem", p.String())
+			if snap.Revision == "" {
+				logger.Warn("policy warning", "problem", p.String())
+			} else {
+				logger.Warn("policy warning", "revision", snap.Revision, "problem", p.String())
+			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("failed to compile policy snapshot %s: %w", snap.Revision, err)
+			return nil, err
 		}
 		return engine, nil
 	}
@@ -244,6 +253,32 @@ func currentAPIEngine(r *store.Reloader[*evaluator.Engine]) func() (APIDecider, 
 			return nil, false
 		}
 		return engine, true
+	}
+}
+
+// retainUsers keeps of a compiled snapshot its revision, load time and
+// users, which the direct authorization API looks callers up in. The engine
+// references the users too, so keeping them costs nothing. The policy
+// documents, grants, groups and memberships are garbage once compiled.
+func retainUsers(snap *store.Snapshot) *store.Snapshot {
+	kept := *snap
+	kept.Data = &evaluator.Data{Users: snap.Data.Users}
+	return &kept
+}
+
+// releaseMemory runs after each snapshot compiled and before it is put in
+// force. It returns the garbage of the load and compile to the operating
+// system. The collector would reuse that memory, but with a high gc_percent
+// it would take a long time to, and the resident size after startup would
+// keep the load's peak. On the first snapshot it then sets the garbage
+// collection target (gc_percent): the load runs with the default target of
+// 100, so its heap does not grow to several times the live data.
+func (s *Service) releaseMemory(_ *store.Snapshot, first bool) {
+	start := time.Now()
+	debug.FreeOSMemory()
+	s.logger.Debug("returned free memory to the operating system", "duration", time.Since(start))
+	if first {
+		applyGCPercent(s.gcPercent, os.LookupEnv, s.logger)
 	}
 }
 

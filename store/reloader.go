@@ -24,6 +24,19 @@ type ReloaderConfig struct {
 	Logger *slog.Logger
 	// Registerer receives the reload metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Retain returns the part of a compiled snapshot that the reloader keeps
+	// for [Reloader.Snapshot] while the snapshot is in force. Nil keeps the
+	// whole snapshot. Dropping the data that the compiled value does not
+	// reference lets the garbage collector free it.
+	Retain func(*Snapshot) *Snapshot
+	// BeforeSwap, when set, is called after a snapshot compiled and before
+	// its value is put in force, with the snapshot Retain returned and
+	// whether it is the first snapshot. The reloader no longer references
+	// the rest of the snapshot then, so a hook that forces a collection
+	// (such as debug.FreeOSMemory) also frees what Retain dropped. Until
+	// the hook returns, the previous value stays in force and, for the
+	// first snapshot, [Reloader.Ready] is false.
+	BeforeSwap func(retained *Snapshot, first bool)
 }
 
 // Health is the state of a [Reloader] for readiness probes and logs.
@@ -155,6 +168,8 @@ func (r *Reloader[T]) Current() (T, bool) {
 }
 
 // Snapshot returns the last good snapshot, or nil before the first load.
+// With [ReloaderConfig.Retain] set it is the part of the snapshot that
+// Retain kept.
 func (r *Reloader[T]) Snapshot() *Snapshot {
 	if c := r.current.Load(); c != nil {
 		return c.snap
@@ -209,20 +224,31 @@ func (r *Reloader[T]) apply(snap *Snapshot) {
 		r.fail(fmt.Errorf("failed to compile snapshot %s: %w", snap.Revision, err))
 		return
 	}
-	r.current.Store(&compiled[T]{value: value, snap: snap})
+	compileDuration := r.now().Sub(start)
+	policies, grants := len(snap.Data.Policies), len(snap.Data.Grants)
+	kept := snap
+	if r.conf.Retain != nil {
+		kept = r.conf.Retain(snap)
+	}
+	// From here on only kept is used, so that the parts of the snapshot
+	// that Retain dropped are garbage before the hook runs.
+	snap = nil
+	if r.conf.BeforeSwap != nil {
+		r.conf.BeforeSwap(kept, r.current.Load() == nil)
+	}
+	r.current.Store(&compiled[T]{value: value, snap: kept})
 	r.markSynced()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.health.Ready = true
-	r.health.Revision = snap.Revision
-	r.health.LoadedAt = snap.LoadedAt
+	r.health.Revision = kept.Revision
+	r.health.LoadedAt = kept.LoadedAt
 	r.health.Successes++
 	r.health.ConsecutiveFailures = 0
 	r.metrics.success(r.now())
-	r.log.Info("policy snapshot loaded", "revision", snap.Revision,
-		"policies", len(snap.Data.Policies), "grants", len(snap.Data.Grants),
-		"compile_duration", r.now().Sub(start))
+	r.log.Info("policy snapshot loaded", "revision", kept.Revision,
+		"policies", policies, "grants", grants, "compile_duration", compileDuration)
 }
 
 func (r *Reloader[T]) markSynced() {

@@ -121,7 +121,7 @@ func runCatalogLint(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "note: %s %s (%s:%d) and %s (%s:%d) both fit %s, which resolves to %s\n",
 			o.First.Method, o.First.Path, o.First.File, o.First.Line, o.Second.Path, o.Second.File, o.Second.Line, o.Example, winner)
 	}
-	fmt.Fprintf(stdout, "ok: %d routes, %d actions in %d files\n", len(c.Routes()), len(c.Actions()), fs.NArg())
+	fmt.Fprintf(stdout, "ok: %s, %s in %s\n", count(len(c.Routes()), "route", "routes"), count(len(c.Actions()), "action", "actions"), count(fs.NArg(), "file", "files"))
 	return 0
 }
 
@@ -253,9 +253,9 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "METHOD\tPATH\tACTIONS\tALIASES\tBODY\tEP\tINST\tTAG")
 	for _, r := range c.Routes() {
-		actions := wrapCell(actionNames(r.Actions), ",")
-		aliases := wrapCell(aliasParts(r.Actions), ",")
-		body := wrapCell(bodyParts(r.BodyRule), " ")
+		actions := wrapCell(joinNames(r.Actions))
+		aliases := wrapCell(joinAliases(r.Actions))
+		body := wrapCell(describeBody(r.BodyRule))
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.Method, r.Path, actions[0], aliases[0], body[0],
 			yesNo(r.EnterpriseProject), yesNo(r.Instance), yesNo(r.Tag))
@@ -266,23 +266,36 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 	return tw.Flush()
 }
 
-// wrapCell joins parts with sep into lines of at most maxCellWidth bytes,
-// breaking only between parts, so a part longer than that gets a line of
-// its own. A line that continues on the next one ends with sep, trimmed of
-// spaces. No parts give "-".
-func wrapCell(parts []string, sep string) []string {
-	if len(parts) == 0 {
+// wrapCell splits text into lines of at most maxCellWidth bytes. It breaks
+// after a comma or at a space, so a line that continues ends with a comma
+// or, at a space, with nothing. A word longer than the width gets a line of
+// its own. Empty text gives "-".
+func wrapCell(text string) []string {
+	if text == "" {
 		return []string{"-"}
 	}
 	var lines []string
-	line := parts[0]
-	for _, part := range parts[1:] {
-		if len(line)+len(sep)+len(part) > maxCellWidth {
-			lines = append(lines, strings.TrimRight(line+sep, " "))
-			line = part
-			continue
+	line := ""
+	for text != "" {
+		end := strings.IndexAny(text, ", ")
+		var word string
+		switch {
+		case end < 0:
+			word, text = text, ""
+		case text[end] == ',':
+			word, text = text[:end+1], text[end+1:]
+		default:
+			word, text = text[:end], text[end+1:]
 		}
-		line += sep + part
+		sep := ""
+		if line != "" && !strings.HasSuffix(line, ",") {
+			sep = " "
+		}
+		if line != "" && len(line)+len(sep)+len(word) > maxCellWidth {
+			lines = append(lines, line)
+			line, sep = "", ""
+		}
+		line += sep + word
 	}
 	return append(lines, line)
 }
@@ -306,21 +319,21 @@ func joinNames(actions []*catalog.Action) string {
 	return strings.Join(actionNames(actions), ",")
 }
 
-func aliasParts(actions []*catalog.Action) []string {
+func joinAliases(actions []*catalog.Action) string {
 	var parts []string
 	for _, a := range actions {
 		if len(a.Aliases) > 0 {
 			parts = append(parts, a.Name+"="+strings.Join(a.Aliases, "|"))
 		}
 	}
-	return parts
+	return strings.Join(parts, ",")
 }
 
-// bodyParts summarizes a body rule for one table cell, for example
+// describeBody summarizes a body rule in one table cell, for example
 // "server.publicip.eip:+vpc:publicIps:create" or "os-start:ecs:servers:start".
-func bodyParts(b *catalog.BodyRule) []string {
+func describeBody(b *catalog.BodyRule) string {
 	if b == nil {
-		return nil
+		return ""
 	}
 	var parts []string
 	for _, p := range b.Present {
@@ -335,14 +348,7 @@ func bodyParts(b *catalog.BodyRule) []string {
 	if b.EnterpriseProjectID != "" {
 		parts = append(parts, "ep="+b.EnterpriseProjectID)
 	}
-	return parts
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return strings.Join(parts, " ")
 }
 
 func yesNo(b bool) string {

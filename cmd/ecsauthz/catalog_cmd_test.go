@@ -59,6 +59,47 @@ func TestCatalogListTable(t *testing.T) {
 	if !strings.Contains(stdout, "os-start:ecs:cloudServers:start") {
 		t.Error("table does not show the keyed body rule of the batch action route")
 	}
+
+	// Wrapped cells keep each row near the width of its own cells. The
+	// longest path is about 90 bytes and the three wrapped columns take at
+	// most maxCellWidth each.
+	const maxLine = 8 + 100 + 3*(maxCellWidth+2) + 16
+	for i, line := range lines {
+		if len(line) > maxLine {
+			t.Errorf("line %d is %d bytes, want at most %d: %.80s...", i+1, len(line), maxLine, line)
+		}
+	}
+}
+
+func TestWrapCell(t *testing.T) {
+	long := strings.Repeat("x", maxCellWidth+5)
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"", []string{"-"}},
+		{"a,b", []string{"a,b"}},
+		{"a b", []string{"a b"}},
+		{long, []string{long}},
+		{"a," + long + ",b", []string{"a,", long + ",", "b"}},
+		{"k:" + strings.Repeat("ecs:cloudServers:list,", 4) + "x ids=servers[].id", []string{
+			"k:ecs:cloudServers:list,ecs:cloudServers:list,",
+			"ecs:cloudServers:list,ecs:cloudServers:list,x",
+			"ids=servers[].id",
+		}},
+		{"ep=a ids=b", []string{"ep=a ids=b"}},
+	}
+	for _, tt := range tests {
+		got := wrapCell(tt.text)
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("wrapCell(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+		for _, line := range got {
+			if len(line) > maxCellWidth && !strings.Contains(line, long) {
+				t.Errorf("wrapCell(%q) line %q is longer than %d", tt.text, line, maxCellWidth)
+			}
+		}
+	}
 }
 
 func TestCatalogImportAndLint(t *testing.T) {

@@ -145,22 +145,22 @@ func checkArgsProblem(fs *flag.FlagSet, requestFile, method, path, user, body st
 	if fs.NArg() > 0 {
 		return fmt.Sprintf("unexpected argument %q", fs.Arg(0))
 	}
-	var given, missing []string
+	var provided, missing []string
 	for _, f := range []struct{ name, value string }{{"-method", method}, {"-path", path}, {"-user", user}} {
 		if f.value != "" {
-			given = append(given, f.name)
+			provided = append(provided, f.name)
 		} else {
 			missing = append(missing, f.name)
 		}
 	}
 	switch {
-	case requestFile != "" && len(given) > 0:
-		return fmt.Sprintf("-request cannot be combined with %s: give either a request file or -method, -path and -user", strings.Join(given, ", "))
+	case requestFile != "" && len(provided) > 0:
+		return fmt.Sprintf("-request cannot be combined with %s: give either a request file or -method, -path and -user", strings.Join(provided, ", "))
 	case requestFile != "" && body != "":
 		return "-body applies only with -method, -path and -user: put the body in the request file"
 	case requestFile != "":
 		return ""
-	case len(given) == 0:
+	case len(provided) == 0:
 		return "missing -request FILE, or -method, -path and -user"
 	case len(missing) > 0:
 		return "missing " + strings.Join(missing, ", ")

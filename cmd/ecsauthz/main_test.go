@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCommand runs the CLI from the repository root, where the default
@@ -116,17 +118,50 @@ func TestCheckCommand(t *testing.T) {
 }
 
 func TestCheckCommandUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"check"},
-		{"check", "-method", "GET"},
-		{"check", "-request", "x.json", "-user", "u-0001"},
-	} {
-		code, _, stderr := runCommand(t, args...)
-		if code != exitUsage {
-			t.Errorf("%v: exit code = %d, want %d", args, code, exitUsage)
+	tests := []struct {
+		name        string
+		args        []string
+		wantProblem string
+	}{
+		{"no arguments", []string{"check"}, "ecsauthz check: missing -request FILE, or -method, -path and -user\n"},
+		{"method only", []string{"check", "-method", "GET"}, "ecsauthz check: missing -path, -user\n"},
+		{"no user", []string{"check", "-method", "GET", "-path", "/v1/p/cloudservers/detail"}, "ecsauthz check: missing -user\n"},
+		{"request and user", []string{"check", "-request", "x.json", "-user", "u-0001"}, "ecsauthz check: -request cannot be combined with -user:"},
+		{"request and body", []string{"check", "-request", "x.json", "-body", "{}"}, "ecsauthz check: -body applies only with -method, -path and -user"},
+		{"extra argument", []string{"check", "-request", "x.json", "extra"}, `ecsauthz check: unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCommand(t, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if !strings.HasPrefix(stderr, tt.wantProblem) {
+				t.Errorf("stderr does not start with %q:\n%s", tt.wantProblem, stderr)
+			}
+			if !strings.Contains(stderr, "Usage: ecsauthz check") {
+				t.Errorf("stderr lacks the short usage:\n%s", stderr)
+			}
+			if strings.Contains(stderr, "-grpc-address") || strings.Contains(stderr, "-store-dir") {
+				t.Errorf("stderr lists flags, want only the short usage:\n%s", stderr)
+			}
+		})
+	}
+}
+
+func TestCheckCommandHelpListsOfflineFlags(t *testing.T) {
+	code, _, stderr := runCommand(t, "check", "-h")
+	if code != exitUsage {
+		t.Errorf("exit code = %d, want %d", code, exitUsage)
+	}
+	for _, flag := range []string{"-request", "-method", "-path", "-user", "-body", "-config", "-store-dir", "-store-backend", "-catalog-dir", "-identity-jwt-jwks-file", "-evaluator-region"} {
+		if !strings.Contains(stderr, "  "+flag+" ") && !strings.Contains(stderr, "  "+flag+"\n") {
+			t.Errorf("help does not list %s", flag)
 		}
-		if !strings.Contains(stderr, "Usage: ecsauthz check") {
-			t.Errorf("%v: stderr lacks the usage text: %q", args, stderr)
+	}
+	for _, flag := range []string{"-grpc-address", "-http-address", "-http-pprof", "-log-level", "-tracing-enabled", "-admin-listen", "-shutdown-timeout", "-store-debounce"} {
+		if strings.Contains(stderr, "  "+flag+" ") || strings.Contains(stderr, "  "+flag+"\n") {
+			t.Errorf("help lists %s, which does not affect an offline check", flag)
 		}
 	}
 }
@@ -153,5 +188,90 @@ func TestTokenCommand(t *testing.T) {
 	code, _, stderr = runCommand(t, "token", "-user", "u-9999")
 	if code != 2 || !strings.Contains(stderr, `unknown example user "u-9999"`) {
 		t.Errorf("unknown user: exit code %d, stderr %q; want 2 and the user named", code, stderr)
+	}
+}
+
+func TestTokenCommandUsageErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		args        []string
+		wantProblem string
+	}{
+		{"no user", []string{"token"}, "ecsauthz token: missing -user"},
+		{"empty project", []string{"token", "-user", "u-0001", "-project", ""}, "ecsauthz token: -project is empty"},
+		{"project name without project", []string{"token", "-user", "u-0001", "-project-name", "x"}, "ecsauthz token: -project-name needs -project"},
+		{"zero ttl", []string{"token", "-user", "u-0001", "-ttl", "0s"}, "ecsauthz token: -ttl is 0"},
+		{"extra argument", []string{"token", "-user", "u-0001", "extra"}, `ecsauthz token: unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCommand(t, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want no token", stdout)
+			}
+			if !strings.HasPrefix(stderr, tt.wantProblem) {
+				t.Errorf("stderr does not start with %q:\n%s", tt.wantProblem, stderr)
+			}
+		})
+	}
+}
+
+func TestTokenCommandTTL(t *testing.T) {
+	tests := []struct {
+		name        string
+		ttl         string
+		wantExpired bool
+	}{
+		{"positive", "1h", false},
+		{"negative mints an expired token", "-1h", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCommand(t, "token", "-user", "u-0001", "-ttl", tt.ttl)
+			if code != 0 {
+				t.Fatalf("exit code = %d; stderr %s", code, stderr)
+			}
+			parts := strings.Split(strings.TrimSpace(stdout), ".")
+			if len(parts) != 3 {
+				t.Fatalf("token %q has %d parts, want 3", stdout, len(parts))
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			if err != nil {
+				t.Fatalf("decode payload: %v", err)
+			}
+			var claims struct {
+				IssuedAt int64 `json:"iat"`
+				Expiry   int64 `json:"exp"`
+			}
+			if err := json.Unmarshal(payload, &claims); err != nil {
+				t.Fatalf("parse payload %s: %v", payload, err)
+			}
+			now := time.Now().Unix()
+			if expired := claims.Expiry < now; expired != tt.wantExpired {
+				t.Errorf("exp = %d, now = %d: expired = %v, want %v", claims.Expiry, now, expired, tt.wantExpired)
+			}
+			if claims.IssuedAt >= claims.Expiry {
+				t.Errorf("iat = %d is not before exp = %d", claims.IssuedAt, claims.Expiry)
+			}
+		})
+	}
+}
+
+func TestCount(t *testing.T) {
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{0, "0 files"},
+		{1, "1 file"},
+		{2, "2 files"},
+	}
+	for _, tt := range tests {
+		if got := count(tt.n, "file", "files"); got != tt.want {
+			t.Errorf("count(%d) = %q, want %q", tt.n, got, tt.want)
+		}
 	}
 }

@@ -83,7 +83,7 @@ func runPolicyValidate(args []string, stdout, stderr io.Writer) int {
 			invalid++
 		}
 	}
-	fmt.Fprintf(stdout, "%d files checked, %d invalid\n", fs.NArg(), invalid)
+	fmt.Fprintf(stdout, "%s checked, %d invalid\n", count(fs.NArg(), "file", "files"), invalid)
 	if invalid > 0 {
 		return 1
 	}

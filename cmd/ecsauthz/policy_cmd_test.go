@@ -138,7 +138,7 @@ func TestPolicyValidate(t *testing.T) {
 			name:       "valid policy",
 			files:      []string{"testdata/policy/validate/good.json"},
 			wantCode:   0,
-			wantOutput: []string{"1 files checked, 0 invalid"},
+			wantOutput: []string{"1 file checked, 0 invalid"},
 		},
 		{
 			name:     "invalid effect with line",
@@ -146,7 +146,7 @@ func TestPolicyValidate(t *testing.T) {
 			wantCode: 1,
 			wantOutput: []string{
 				`testdata/policy/validate/broken.json:5: policy "broken", Statement[0].Effect`,
-				"1 files checked, 1 invalid",
+				"1 file checked, 1 invalid",
 			},
 		},
 		{
@@ -155,7 +155,7 @@ func TestPolicyValidate(t *testing.T) {
 			wantCode: 0,
 			wantOutput: []string{
 				`testdata/policy/validate/wrapped.json:14: warning: policy "wrapped-deny", Statement[1].Condition`,
-				"1 files checked, 0 invalid",
+				"1 file checked, 0 invalid",
 			},
 		},
 		{

@@ -197,6 +197,12 @@ func storeExport(ctx context.Context, o storeOptions, stdout io.Writer) error {
 
 func summarize(snap *store.Snapshot) string {
 	d := snap.Data
-	return fmt.Sprintf("%d policies, %d users, %d groups, %d memberships, %d grants, %d servers",
-		len(d.Policies), len(d.Users), len(d.Groups), len(d.Memberships), len(d.Grants), len(d.Servers))
+	return strings.Join([]string{
+		count(len(d.Policies), "policy", "policies"),
+		count(len(d.Users), "user", "users"),
+		count(len(d.Groups), "group", "groups"),
+		count(len(d.Memberships), "membership", "memberships"),
+		count(len(d.Grants), "grant", "grants"),
+		count(len(d.Servers), "server", "servers"),
+	}, ", ")
 }

@@ -73,7 +73,7 @@ func checkRoundTrip(t *testing.T, backend ...string) {
 	if code != 0 {
 		t.Fatalf("import: exit %d, stderr %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "imported 1 policies, 6 users, 4 groups, 4 memberships, 5 grants, 3 servers") {
+	if !strings.Contains(stdout, "imported 1 policy, 6 users, 4 groups, 4 memberships, 5 grants, 3 servers") {
 		t.Errorf("import output = %q", stdout)
 	}
 
@@ -82,7 +82,7 @@ func checkRoundTrip(t *testing.T, backend ...string) {
 	if code != 0 {
 		t.Fatalf("export: exit %d, stderr %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "exported 1 policies") {
+	if !strings.Contains(stdout, "exported 1 policy") {
 		t.Errorf("export output = %q", stdout)
 	}
 	if diff := cmp.Diff(exampleData(t, examplePolicies), exampleData(t, out), sameContent); diff != "" {

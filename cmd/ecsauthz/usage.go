@@ -39,3 +39,12 @@ func printFlags(w io.Writer, fs *flag.FlagSet, keep func(name string) bool) {
 		fmt.Fprintln(w)
 	})
 }
+
+// count formats n with the singular or plural noun, such as "1 file" or
+// "2 files".
+func count(n int, singular, plural string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, singular)
+	}
+	return fmt.Sprintf("%d %s", n, plural)
+}
