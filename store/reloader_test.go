@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ecsauthz/ecsauthz/evaluator"
 )
 
 // waitFor polls cond until it holds or the generous timeout passes.
@@ -206,4 +208,61 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, result string) fl
 	}
 	t.Fatalf("metric %s{result=%q} not found", name, result)
 	return 0
+}
+
+func TestReloaderRetainAndBeforeSwap(t *testing.T) {
+	dir := copyExample(t)
+	type swap struct {
+		revision string
+		first    bool
+		ready    bool
+	}
+	var (
+		r     *Reloader[int]
+		swaps = make(chan swap, 4)
+	)
+	retain := func(s *Snapshot) *Snapshot {
+		return &Snapshot{Data: &evaluator.Data{Users: s.Data.Users}, Revision: s.Revision, LoadedAt: s.LoadedAt}
+	}
+	conf := ReloaderConfig{
+		Retain: retain,
+		BeforeSwap: func(kept *Snapshot, first bool) {
+			swaps <- swap{revision: kept.Revision, first: first, ready: r.Ready()}
+		},
+	}
+	policies := func(s *Snapshot) (int, error) { return len(s.Data.Policies), nil }
+	r, err := NewReloader(NewFileStore(dir, WithDebounce(20*time.Millisecond)), policies, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	first := <-swaps
+	if !first.first || first.ready {
+		t.Errorf("first BeforeSwap: first=%v ready=%v, want first before ready", first.first, first.ready)
+	}
+	waitFor(t, "initial load", r.Ready)
+	snap := r.Snapshot()
+	if snap.Revision != first.revision || len(snap.Data.Users) == 0 || len(snap.Data.Policies) != 0 || len(snap.Data.Grants) != 0 {
+		t.Errorf("Snapshot() = revision %q with %d users, %d policies, %d grants; want the retained users of revision %q",
+			snap.Revision, len(snap.Data.Users), len(snap.Data.Policies), len(snap.Data.Grants), first.revision)
+	}
+	if n, _ := r.Current(); n == 0 {
+		t.Error("compile saw no policies")
+	}
+
+	appendFile(t, filepath.Join(dir, "servers.yaml"), "  - {id: s-0009, project_id: p}\n")
+	second := <-swaps
+	if second.first || !second.ready || second.revision == first.revision {
+		t.Errorf("reload BeforeSwap: %+v, want a new revision, not first, with the old snapshot in force", second)
+	}
 }
