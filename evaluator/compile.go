@@ -435,7 +435,9 @@ type principalBuilder struct {
 
 // buildPrincipal merges a user's direct grants and the grants of the user's
 // groups into one bucket per scope. Buckets with the same scope and the same
-// policies in the same order are shared between users through b.interned.
+// policies in the same order are shared between users through b.interned,
+// and users without direct grants in the same groups share their bucket
+// lists through b.byGroups.
 func (e *Engine) buildPrincipal(u *User, direct []grantRef, groupIDs []string, byGroup map[string][]grantRef, b *principalBuilder) *principal {
 	root := u.Root || e.roots[u.ID]
 	var groupsKey string
@@ -519,15 +521,16 @@ func (bk *bucket) appendKey(key []byte) []byte {
 	return key
 }
 
-// finish computes a bucket's bitsets, the deciding statement of every set
-// bit and the list of conditional statements. In a global-services bucket
-// the bitsets keep global actions only.
+// finish computes a bucket's bitsets, the list of conditional statements
+// and, in a bucket of more than maxScannedPolicies policies, the statement
+// index. In a global-services bucket the bitsets keep global actions only.
 func (e *Engine) finish(b *bucket) {
 	n := len(e.actions)
 	// One allocation holds both bitsets.
 	words := len(newBitset(n))
 	sets := make(bitset, 2*words)
 	b.allow, b.deny = sets[:words:words], sets[words:]
+
 	for _, pol := range b.policies {
 		b.allow.or(pol.allow)
 		b.deny.or(pol.deny)
@@ -540,6 +543,7 @@ func (e *Engine) finish(b *bucket) {
 	if len(b.policies) <= maxScannedPolicies {
 		return
 	}
+
 	// The first statement in grant order, then statement order, decides.
 	index := &statementIndex{
 		allowBy:   make([]*statement, b.allow.count()),

@@ -286,3 +286,46 @@ func TestValidatePolicyOtherLimits(t *testing.T) {
 		t.Errorf("compile under a stricter limit = %v, want ErrLimitExceeded", err)
 	}
 }
+
+// TestSameGroupsSharePrincipal checks that users in the same groups share
+// their bucket lists but keep their own user, root flag and direct grants.
+func TestSameGroupsSharePrincipal(t *testing.T) {
+	data := &Data{
+		Users: []User{
+			{ID: "u-a", DomainID: exampleDomain},
+			{ID: "u-b", DomainID: exampleDomain},
+			{ID: "u-root", DomainID: exampleDomain},
+			{ID: "u-direct", DomainID: exampleDomain},
+		},
+		Groups: []Group{{ID: "g-1", DomainID: exampleDomain}},
+		Grants: []Grant{
+			{Policy: PolicyECSReadOnlyAccess, GroupID: "g-1", Scope: ScopeProject, ScopeID: exampleProject},
+			{Policy: PolicyECSFullAccess, UserID: "u-direct", Scope: ScopeProject, ScopeID: exampleProject},
+		},
+	}
+	for _, u := range data.Users {
+		data.Memberships = append(data.Memberships, Membership{GroupID: "g-1", UserID: u.ID})
+	}
+	engine, _, err := Compile(data, testCatalog(t), Config{RootUserIDs: []string{"u-root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	a, b := engine.principals["u-a"], engine.principals["u-b"]
+	if a == b || a.user.ID != "u-a" || b.user.ID != "u-b" {
+		t.Fatalf("principals u-a and u-b: %p %p with users %q and %q, want two principals of their own users", a, b, a.user.ID, b.user.ID)
+	}
+	if len(a.projects) != 1 || &a.projects[0] != &b.projects[0] {
+		t.Errorf("u-a and u-b do not share their project buckets")
+	}
+
+	wants := map[string]bool{"u-a": false, "u-b": false, "u-root": true, "u-direct": true}
+	for user, allowed := range wants {
+		req := &Request{Principal: examplePrincipal(user), Resolution: resolve(t, "POST", "/v1/"+exampleProject+"/cloudservers/delete", `{"servers":[{"id":"s-0001"}]}`)}
+		var d Decision
+		engine.Decide(req, &d)
+		if d.Allowed != allowed {
+			t.Errorf("%s: delete decision %+v, want allowed=%v", user, d, allowed)
+		}
+	}
+}

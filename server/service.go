@@ -261,18 +261,22 @@ func currentAPIEngine(r *store.Reloader[*evaluator.Engine]) func() (APIDecider, 
 // references the users too, so keeping them costs nothing. The policy
 // documents, grants, groups and memberships are garbage once compiled.
 func retainUsers(snap *store.Snapshot) *store.Snapshot {
-	kept := *snap
-	kept.Data = &evaluator.Data{Users: snap.Data.Users}
-	return &kept
+	retained := *snap
+	retained.Data = &evaluator.Data{Users: snap.Data.Users}
+	return &retained
 }
 
 // releaseMemory runs after each snapshot compiled and before it is put in
-// force. It returns the garbage of the load and compile to the operating
-// system. The collector would reuse that memory, but with a high gc_percent
-// it would take a long time to, and the resident size after startup would
-// keep the load's peak. On the first snapshot it then sets the garbage
-// collection target (gc_percent): the load runs with the default target of
-// 100, so its heap does not grow to several times the live data.
+// force. It returns the free heap, mostly garbage of the load and compile,
+// to the operating system. Without it the resident size after a load stays
+// near the load's peak until the runtime's background scavenger returns the
+// memory. With 100,000 grants it took about 80 ms. On the first snapshot it
+// then sets the garbage collection target (gc_percent), so the first load
+// runs with the runtime's default of 100 and its heap does not grow to
+// several times the live data.
+//
+// NOTE: the forced collection and scavenge also run on reloads while checks
+// are served. Their effect on check latency was not measured.
 func (s *Service) releaseMemory(_ *store.Snapshot, first bool) {
 	start := time.Now()
 	debug.FreeOSMemory()

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -147,7 +148,7 @@ func (r *resourceDoc) parseElement(file, name string, elem ast.Node) error {
 // add appends one decoded element (a pointer to one of the element
 // shapes) found at file:line.
 func (r *resourceDoc) add(file string, line int, v any) error {
-	source := fmt.Sprintf("%s:%d", file, line)
+	source := file + ":" + strconv.Itoa(line)
 	switch e := v.(type) {
 	case *userDoc:
 		r.data.Users = append(r.data.Users, evaluator.User(*e))

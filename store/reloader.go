@@ -169,7 +169,7 @@ func (r *Reloader[T]) Current() (T, bool) {
 
 // Snapshot returns the last good snapshot, or nil before the first load.
 // With [ReloaderConfig.Retain] set it is the part of the snapshot that
-// Retain kept.
+// Retain returned.
 func (r *Reloader[T]) Snapshot() *Snapshot {
 	if c := r.current.Load(); c != nil {
 		return c.snap
@@ -226,28 +226,28 @@ func (r *Reloader[T]) apply(snap *Snapshot) {
 	}
 	compileDuration := r.now().Sub(start)
 	policies, grants := len(snap.Data.Policies), len(snap.Data.Grants)
-	kept := snap
+	retained := snap
 	if r.conf.Retain != nil {
-		kept = r.conf.Retain(snap)
+		retained = r.conf.Retain(snap)
 	}
-	// From here on only kept is used, so that the parts of the snapshot
+	// From here on only retained is used, so that the parts of the snapshot
 	// that Retain dropped are garbage before the hook runs.
 	snap = nil
 	if r.conf.BeforeSwap != nil {
-		r.conf.BeforeSwap(kept, r.current.Load() == nil)
+		r.conf.BeforeSwap(retained, r.current.Load() == nil)
 	}
-	r.current.Store(&compiled[T]{value: value, snap: kept})
+	r.current.Store(&compiled[T]{value: value, snap: retained})
 	r.markSynced()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.health.Ready = true
-	r.health.Revision = kept.Revision
-	r.health.LoadedAt = kept.LoadedAt
+	r.health.Revision = retained.Revision
+	r.health.LoadedAt = retained.LoadedAt
 	r.health.Successes++
 	r.health.ConsecutiveFailures = 0
 	r.metrics.success(r.now())
-	r.log.Info("policy snapshot loaded", "revision", kept.Revision,
+	r.log.Info("policy snapshot loaded", "revision", retained.Revision,
 		"policies", policies, "grants", grants, "compile_duration", compileDuration)
 }
 
