@@ -283,8 +283,11 @@ func (r *Reloader[T]) record(err error) {
 	// Repeats of one outage are logged at powers of two, so a long outage
 	// does not flood the log.
 	if n := r.health.ConsecutiveFailures; n&(n-1) == 0 {
-		r.log.Error("policy store reload failed; keeping the last good snapshot",
-			"error", err, "consecutive_failures", n, "revision", r.health.Revision)
+		attrs := []any{"error", err, "consecutive_failures", n}
+		if r.health.Revision != "" {
+			attrs = append(attrs, "revision", r.health.Revision)
+		}
+		r.log.Error("policy store reload failed; keeping the last good snapshot", attrs...)
 	}
 }
 
