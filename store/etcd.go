@@ -205,6 +205,13 @@ func (d *jsonValueDecoder) decode(value []byte, v any) error {
 	return nil
 }
 
+// The JSON keys of grantDoc and membershipDoc, in field order, for
+// [decodeFlatStrings].
+var (
+	grantFields      = []string{"policy", "group", "user", "scope", "scope_id"}
+	membershipFields = []string{"group", "user"}
+)
+
 func decodeObject(kind Kind, value []byte) (Object, error) {
 	var d jsonValueDecoder
 	return d.decodeObject(kind, value)
@@ -228,12 +235,17 @@ func (d *jsonValueDecoder) decodeObject(kind Kind, value []byte) (Object, error)
 		return Object{Group: (*evaluator.Group)(&g)}, err
 	case KindMembership:
 		var m membershipDoc
-		err := d.decode(value, &m)
+		var err error
+		if !decodeFlatStrings(value, membershipFields, []*string{&m.Group, &m.User}) {
+			err = d.decode(value, &m)
+		}
 		return Object{Membership: &evaluator.Membership{GroupID: m.Group, UserID: m.User}}, err
 	case KindGrant:
 		var g grantDoc
-		if err := d.decode(value, &g); err != nil {
-			return Object{}, err
+		if !decodeFlatStrings(value, grantFields, []*string{&g.Policy, &g.Group, &g.User, &g.Scope, &g.ScopeID}) {
+			if err := d.decode(value, &g); err != nil {
+				return Object{}, err
+			}
 		}
 		grant, err := g.grant("")
 		return Object{Grant: &grant}, err
