@@ -112,3 +112,29 @@ func TestEtcdOutage(t *testing.T) {
 	waitFor(t, "change after restart", func() bool { return hasGrant(r.Snapshot().Data, grant) })
 	waitFor(t, "in sync", func() bool { return r.Health().InSync })
 }
+
+// TestEtcdWrongKeyRejected writes values under keys that do not match
+// their content straight into etcd.
+func TestEtcdWrongKeyRejected(t *testing.T) {
+	srv := storetest.StartEtcd(t)
+	st := newEtcdStore(t, srv.Endpoints())
+	ctx := context.Background()
+	cases := []struct{ key, value string }{
+		{"/test/users/u-2", `{"id":"u-1","name":"n","domain_id":"d"}`},
+		{"/test/grants/user:u-1/domain/q", `{"policy":"p","user":"u-1","scope":"domain"}`},
+		{"/test/grants/user:u-1/domain/p/x", `{"policy":"p","user":"u-1","scope":"domain"}`},
+		{"/test/memberships/g/u-2", `{"group":"g","user":"u-1"}`},
+	}
+	for _, c := range cases {
+		if _, err := st.cli.Put(ctx, c.key, c.value); err != nil {
+			t.Fatal(err)
+		}
+		_, err := st.Load(ctx)
+		if err == nil || !strings.Contains(err.Error(), "wrong key") || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("Load with %s = %v, want a wrong-key error naming the key", c.key, err)
+		}
+		if _, err := st.cli.Delete(ctx, c.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

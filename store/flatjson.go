@@ -3,12 +3,14 @@ package store
 // decodeFlatStrings is a fast path for the most common etcd values: a JSON
 // object whose values are all plain strings, as [encodeObject] writes
 // grants and memberships. It stores the value of names[i] into *fields[i]
-// and returns true. It returns false, having changed nothing, for any
-// input it does not handle exactly as encoding/json does: white space,
-// escape sequences, bytes outside printable ASCII, a key not in names
-// (encoding/json also matches keys without regard to case), or a value
-// that is not a string. The caller then decodes with encoding/json, which
-// also reports the errors.
+// and returns true.
+//
+// It changes nothing and returns false for any input that it might not
+// decode exactly as encoding/json does. Such input contains white space,
+// escape sequences, bytes outside printable ASCII, a key not in names, or
+// a value that is not a string. A key that differs from a name only in
+// case is also left to encoding/json, which accepts it. The caller then
+// decodes with encoding/json, which also reports the errors.
 func decodeFlatStrings(value []byte, names []string, fields []*string) bool {
 	var found [8]string
 	var seen [8]bool
@@ -26,7 +28,7 @@ func decodeFlatStrings(value []byte, names []string, fields []*string) bool {
 		}
 		field := -1
 		for j, name := range names {
-			if name == key {
+			if string(key) == name {
 				field = j
 				break
 			}
@@ -38,7 +40,7 @@ func decodeFlatStrings(value []byte, names []string, fields []*string) bool {
 		if !ok || next >= len(value) {
 			return false
 		}
-		found[field], seen[field] = val, true // A repeated key keeps the last value, as in encoding/json.
+		found[field], seen[field] = string(val), true // A repeated key keeps the last value, as in encoding/json.
 		switch value[next] {
 		case ',':
 			i = next + 1
@@ -60,20 +62,20 @@ func decodeFlatStrings(value []byte, names []string, fields []*string) bool {
 	return true
 }
 
-// plainString reads the JSON string that starts at value[i] and returns
-// it, with the index after its closing quote. ok is false unless the
+// plainString returns the contents of the JSON string that starts at
+// value[i] and the index after its closing quote. ok is false unless the
 // string is made of printable ASCII without backslashes.
-func plainString(value []byte, i int) (s string, next int, ok bool) {
+func plainString(value []byte, i int) (s []byte, next int, ok bool) {
 	if i >= len(value) || value[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for j := i + 1; j < len(value); j++ {
 		switch c := value[j]; {
 		case c == '"':
-			return string(value[i+1 : j]), j + 1, true
+			return value[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }

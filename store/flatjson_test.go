@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ecsauthz/ecsauthz/evaluator"
 )
 
 // flatJSONSeeds are etcd grant values for the fast path, both those it
@@ -106,4 +108,28 @@ func FuzzDecodeFlatStrings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value []byte) {
 		decodeGrantDocs(t, value)
 	})
+}
+
+func TestGrantKeyMatches(t *testing.T) {
+	grants := []evaluator.Grant{
+		{Policy: "p", UserID: "u", Scope: evaluator.ScopeDomain},
+		{Policy: "ECS ReadOnlyAccess", GroupID: "g/1", Scope: evaluator.ScopeProject, ScopeID: "x:y"},
+		{Policy: "p%", GroupID: "g", Scope: evaluator.ScopeEnterpriseProject, ScopeID: "0"},
+	}
+	for _, g := range grants {
+		key := GrantKey(g)
+		if !grantKeyMatches(key, g) {
+			t.Errorf("grantKeyMatches(%q, %+v) = false, want true", key, g)
+		}
+		for _, other := range []string{key + "x", key[:len(key)-1], "", "x" + key} {
+			if grantKeyMatches(other, g) {
+				t.Errorf("grantKeyMatches(%q, %+v) = true, want false", other, g)
+			}
+		}
+		for _, h := range grants {
+			if h != g && grantKeyMatches(key, h) {
+				t.Errorf("grantKeyMatches(%q, %+v) = true, want false", key, h)
+			}
+		}
+	}
 }
