@@ -49,8 +49,12 @@ const decodeFailureField = protowire.MaxValidNumber
 // Name returns "proto", so the codec serves the standard content subtype.
 func (Codec) Name() string { return grpcproto.Name }
 
-// Marshal encodes v with the standard proto codec.
+// Marshal encodes v with the standard proto codec, except that it sends the
+// bytes of a [RawCheckResponse] as they are.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if raw, ok := v.(*RawCheckResponse); ok {
+		return mem.BufferSlice{mem.SliceBuffer(raw.Wire)}, nil
+	}
 	return encoding.GetCodecV2(grpcproto.Name).Marshal(v)
 }
 
@@ -207,6 +211,16 @@ type RawAuthorizationServer interface {
 	Check(ctx context.Context, req *RawCheckRequest) (*authv3.CheckResponse, error)
 }
 
+// EncodingAuthorizationServer is a [RawAuthorizationServer] that may also
+// return its response in wire form. When a server implements it, the
+// service calls CheckEncoded instead of Check. The response must be a
+// *authv3.CheckResponse or a [RawCheckResponse], as from
+// [Responder.EncodeResponse].
+type EncodingAuthorizationServer interface {
+	RawAuthorizationServer
+	CheckEncoded(ctx context.Context, req *RawCheckRequest) (any, error)
+}
+
 // RegisterRawAuthorizationServer registers srv as envoy.service.auth.v3.
 // Authorization on s. The service is the same on the wire as the generated
 // one, so Envoy and gRPC reflection see no difference. The server must use
@@ -231,13 +245,24 @@ func rawCheckHandler(srv any, ctx context.Context, decode func(any) error, inter
 	if err := decode(req); err != nil {
 		return nil, err
 	}
-	server := srv.(RawAuthorizationServer)
+	check := rawCheck(srv.(RawAuthorizationServer))
 	if interceptor == nil {
-		return server.Check(ctx, req)
+		return check(ctx, req)
 	}
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
 	handler := func(ctx context.Context, req any) (any, error) {
-		return server.Check(ctx, req.(*RawCheckRequest))
+		return check(ctx, req.(*RawCheckRequest))
 	}
 	return interceptor(ctx, req, info, handler)
+}
+
+// rawCheck returns the Check method of server, or CheckEncoded when server
+// implements [EncodingAuthorizationServer].
+func rawCheck(server RawAuthorizationServer) func(context.Context, *RawCheckRequest) (any, error) {
+	if encoding, ok := server.(EncodingAuthorizationServer); ok {
+		return encoding.CheckEncoded
+	}
+	return func(ctx context.Context, req *RawCheckRequest) (any, error) {
+		return server.Check(ctx, req)
+	}
 }

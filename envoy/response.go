@@ -72,6 +72,8 @@ type Responder struct {
 	// removeTrusted when it does.
 	removeAll     []string
 	removeTrusted []string
+	// wire holds the same invariant parts serialized, for AppendResponse.
+	wire *wireTemplates
 }
 
 var defaultResponder = NewResponder(ResponseConfig{})
@@ -113,6 +115,7 @@ func NewResponder(conf ResponseConfig) *Responder {
 	}
 	responder.removeTrusted = trusted
 	responder.removeAll = append([]string{GrantedEPsHeader}, trusted...)
+	responder.buildWire()
 	return responder
 }
 

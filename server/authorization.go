@@ -78,11 +78,27 @@ func (a *Authorization) CheckWire(ctx context.Context, req *envoy.RawCheckReques
 	return a.decide(ctx, state, err), nil
 }
 
+// CheckEncoded is CheckWire with the CheckResponse in wire form, from
+// [envoy.Responder.EncodeResponse], so that [envoy.Codec] sends it without
+// proto.Marshal. It never returns an error.
+func (a *Authorization) CheckEncoded(ctx context.Context, req *envoy.RawCheckRequest) (any, error) {
+	state := a.states.Get().(*authorizationState)
+	defer a.release(state)
+
+	err := envoy.ParseCheckRequestWire(req.Wire, &state.request)
+	a.decideResult(ctx, state, err)
+	return a.responder.EncodeResponse(&state.result), nil
+}
+
 // wireAuthorization serves [Authorization.CheckWire] as the Check method
-// of envoy.RegisterRawAuthorizationServer.
+// of envoy.RegisterRawAuthorizationServer. Its promoted CheckEncoded method
+// makes it an [envoy.EncodingAuthorizationServer], so the service calls
+// CheckEncoded and the codec sends the response bytes without proto.Marshal.
 type wireAuthorization struct {
 	*Authorization
 }
+
+var _ envoy.EncodingAuthorizationServer = wireAuthorization{}
 
 func (w wireAuthorization) Check(ctx context.Context, req *envoy.RawCheckRequest) (*authv3.CheckResponse, error) {
 	return w.CheckWire(ctx, req)
@@ -91,6 +107,13 @@ func (w wireAuthorization) Check(ctx context.Context, req *envoy.RawCheckRequest
 // decide runs the checker on the parsed request, or rejects it when parseErr
 // is set, and returns the CheckResponse.
 func (a *Authorization) decide(ctx context.Context, state *authorizationState, parseErr error) *authv3.CheckResponse {
+	a.decideResult(ctx, state, parseErr)
+	return a.responder.Response(&state.result)
+}
+
+// decideResult runs the checker on the parsed request, or rejects it when
+// parseErr is set, and stores the decision in state.result.
+func (a *Authorization) decideResult(ctx context.Context, state *authorizationState, parseErr error) {
 	if parseErr != nil {
 		a.checker.Reject(ctx, nil, evaluator.ReasonInvalidRequest, parseErr, &state.outcome)
 	} else {
@@ -120,7 +143,6 @@ func (a *Authorization) decide(ctx context.Context, state *authorizationState, p
 		AllGrantedEPs:             out.AllGrantedEPs,
 		GrantedEnterpriseProjects: out.Decision.GrantedEnterpriseProjects,
 	}
-	return a.responder.Response(&state.result)
 }
 
 // release returns state to the pool. The parsed request is kept, because

@@ -16,7 +16,7 @@ import (
 )
 
 // TestCheckWireMatchesCheck decides every example CheckRequest through
-// both handler entry points and compares the responses.
+// Check, CheckWire and CheckEncoded and compares the responses.
 func TestCheckWireMatchesCheck(t *testing.T) {
 	offline := exampleOffline(t)
 	auth := NewAuthorization(offline.Checker, AuthorizationOptions{})
@@ -45,6 +45,19 @@ func TestCheckWireMatchesCheck(t *testing.T) {
 			if got != want {
 				t.Errorf("CheckWire response differs from Check:\nwire:    %s\ndecoded: %s", got, want)
 			}
+
+			encoded, _ := auth.CheckEncoded(context.Background(), &envoy.RawCheckRequest{Wire: wire})
+			rawResponse, ok := encoded.(*envoy.RawCheckResponse)
+			if !ok {
+				t.Fatalf("CheckEncoded returned %T, want *envoy.RawCheckResponse", encoded)
+			}
+			fromWire := &authv3.CheckResponse{}
+			if err := proto.Unmarshal(rawResponse.Wire, fromWire); err != nil {
+				t.Fatalf("CheckEncoded response is not a CheckResponse: %v", err)
+			}
+			if got := withoutDecisionID(t, fromWire); got != want {
+				t.Errorf("CheckEncoded response differs from Check:\nencoded: %s\ndecoded: %s", got, want)
+			}
 		})
 	}
 }
@@ -65,4 +78,48 @@ func withoutDecisionID(t *testing.T, resp *authv3.CheckResponse) string {
 		}
 	}
 	return text
+}
+
+// BenchmarkAuthorizationCheckWireEncode measures the handler together with
+// the codec's encoding of its response: CheckWire with proto.Marshal of the
+// message, and CheckEncoded with the bytes from envoy.Responder.
+func BenchmarkAuthorizationCheckWireEncode(b *testing.B) {
+	for _, bc := range []struct{ name, file string }{
+		{"v1-get-allowed", "v1-get-allowed-viewer"},
+		{"v1-delete-denied", "v1-delete-denied-bob-explicit"},
+		{"v21-create-allowed", "v21-create-allowed-alice"},
+	} {
+		offline := exampleOffline(b)
+		auth := NewAuthorization(offline.Checker, AuthorizationOptions{})
+		wire, err := proto.Marshal(readBenchRequest(b, bc.file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := &envoy.RawCheckRequest{Wire: wire}
+		ctx := context.Background()
+		codec := envoy.Codec{}
+
+		b.Run(bc.name+"/message", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, _ := auth.CheckWire(ctx, req)
+				out, err := codec.Marshal(resp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.Free()
+			}
+		})
+		b.Run(bc.name+"/encoded", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, _ := auth.CheckEncoded(ctx, req)
+				out, err := codec.Marshal(resp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.Free()
+			}
+		})
+	}
 }
