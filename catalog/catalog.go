@@ -120,7 +120,7 @@ type Resolution struct {
 	// or the enterprise_project_id query parameter on list. Empty when the
 	// request names none.
 	EnterpriseProjectID string
-	// AllGrantedEPs is true when the list query asks for
+	// AllGrantedEPs is true when the list query contains
 	// enterprise_project_id=all_granted_eps.
 	AllGrantedEPs bool
 }

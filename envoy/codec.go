@@ -77,9 +77,9 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-// UnmarshalCheckRequest decodes wire into req the way [Codec] does: it never
-// fails, and it marks a request it could not decode as is, so that
-// [DecodeFailure] reports it.
+// UnmarshalCheckRequest decodes wire into req the way [Codec] does. It
+// returns no error: a request it cannot decode as is gets marked, and
+// [DecodeFailure] then reports the mark.
 func UnmarshalCheckRequest(wire []byte, req *authv3.CheckRequest) {
 	err := proto.Unmarshal(wire, req)
 	if err == nil {

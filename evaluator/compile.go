@@ -166,7 +166,7 @@ func newEngine(actions []*catalog.Action, conf Config) *Engine {
 	}
 	for _, a := range actions {
 		for _, alias := range a.Aliases {
-			if _, taken := e.actionIndex[strings.ToLower(alias)]; !taken {
+			if _, exists := e.actionIndex[strings.ToLower(alias)]; !exists {
 				e.actionIndex[strings.ToLower(alias)] = a
 			}
 		}

@@ -217,7 +217,7 @@ func (e *Engine) explainResolution(p *principal, res *catalog.Resolution, req *R
 	}
 	var out []ActionOutcome
 	var buf [4]*bucket
-	each := func(bs []*bucket, serverID string) {
+	appendOutcomes := func(bs []*bucket, serverID string) {
 		for _, a := range res.Actions {
 			o, _ := e.evalStatements(bs, e.refOf(a), &ec)
 			o.ServerID, o.EnterpriseProjectID = serverID, ec.enterpriseProject
@@ -238,17 +238,17 @@ func (e *Engine) explainResolution(p *principal, res *catalog.Resolution, req *R
 			if srv == nil {
 				ec.enterpriseProject = ""
 			}
-			each(p.applicable(&buf, res.ProjectID, ec.enterpriseProject, res.Route.EnterpriseProject && srv != nil), id)
+			appendOutcomes(p.applicable(&buf, res.ProjectID, ec.enterpriseProject, res.Route.EnterpriseProject && srv != nil), id)
 		}
 	case res.AllGrantedEPs && res.Route.EnterpriseProject:
-		each(p.applicable(&buf, res.ProjectID, "", false), "")
+		appendOutcomes(p.applicable(&buf, res.ProjectID, "", false), "")
 		for _, b := range p.enterpriseProjects {
 			ec.enterpriseProject = b.scopeID
-			each(p.applicable(&buf, res.ProjectID, b.scopeID, true), "")
+			appendOutcomes(p.applicable(&buf, res.ProjectID, b.scopeID, true), "")
 		}
 	default:
 		ec.enterpriseProject = res.EnterpriseProjectID
-		each(p.applicable(&buf, res.ProjectID, res.EnterpriseProjectID, res.Route.EnterpriseProject), "")
+		appendOutcomes(p.applicable(&buf, res.ProjectID, res.EnterpriseProjectID, res.Route.EnterpriseProject), "")
 	}
 	return out
 }

@@ -97,7 +97,7 @@ type evalContext struct {
 // lookup returns the request's values for key. present is false when the
 // request has none. buf provides storage for single values.
 func (ec *evalContext) lookup(key conditionKey, buf *[1]string) (values []string, present bool) {
-	one := func(v string) ([]string, bool) {
+	singleValue := func(v string) ([]string, bool) {
 		if v == "" {
 			return nil, false
 		}
@@ -110,35 +110,35 @@ func (ec *evalContext) lookup(key conditionKey, buf *[1]string) (values []string
 		if ec.time.IsZero() {
 			return nil, false
 		}
-		return one(ec.time.UTC().Format(time.RFC3339Nano))
+		return singleValue(ec.time.UTC().Format(time.RFC3339Nano))
 	case keyDomainName:
-		return one(p.DomainName)
+		return singleValue(p.DomainName)
 	case keyDomainID:
-		return one(p.DomainID)
+		return singleValue(p.DomainID)
 	case keyMFAPresent:
-		return one(strconv.FormatBool(p.MFAPresent))
+		return singleValue(strconv.FormatBool(p.MFAPresent))
 	case keyMFAAge:
 		if p.MFAAge < 0 {
 			return nil, false
 		}
-		return one(strconv.FormatInt(p.MFAAge, 10))
+		return singleValue(strconv.FormatInt(p.MFAAge, 10))
 	case keyProjectName:
-		return one(p.ProjectName)
+		return singleValue(p.ProjectName)
 	case keyProjectID:
-		return one(p.ProjectID)
+		return singleValue(p.ProjectID)
 	case keyServiceName:
-		return one(ec.service)
+		return singleValue(ec.service)
 	case keyUserID:
-		return one(p.UserID)
+		return singleValue(p.UserID)
 	case keyUserName:
-		return one(p.UserName)
+		return singleValue(p.UserName)
 	case keySourceIP:
 		if !ec.sourceIP.IsValid() {
 			return nil, false
 		}
-		return one(ec.sourceIP.Unmap().String())
+		return singleValue(ec.sourceIP.Unmap().String())
 	case keyEnterpriseProjectID:
-		return one(ec.enterpriseProject)
+		return singleValue(ec.enterpriseProject)
 	case keyResourceTag:
 		if ec.server == nil {
 			return nil, false

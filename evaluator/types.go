@@ -72,7 +72,7 @@ type Membership struct {
 	UserID  string
 }
 
-// ScopeKind is where a grant applies.
+// ScopeKind is the kind of scope a grant applies to.
 type ScopeKind int
 
 // Grant scopes, as IAM offers them when a policy is attached.
@@ -142,7 +142,7 @@ type Request struct {
 	Time       time.Time
 	// RequestTags are tags the request sets (g:RequestTag/<key>, g:TagKeys).
 	RequestTags map[string]string
-	// Explain asks for every action's outcome in [Decision.Outcomes].
+	// Explain requests every action's outcome in [Decision.Outcomes].
 	Explain bool
 }
 

@@ -27,7 +27,7 @@ type Headers interface {
 	Header(name string) (value string, count int)
 }
 
-// Input is what the request side knows about the caller.
+// Input is the caller information that the request side extracted.
 type Input struct {
 	Headers Headers
 	// SourcePrincipal is the mTLS peer identity (a SPIFFE ID), "" without TLS.

@@ -101,10 +101,10 @@ func adminContext(t *testing.T) context.Context {
 	return metadata.AppendToOutgoingContext(apiTestContext(t), "authorization", "Bearer "+adminTestToken)
 }
 
-func wantCode(t *testing.T, what string, err error, want codes.Code) {
+func wantCode(t *testing.T, call string, err error, want codes.Code) {
 	t.Helper()
 	if got := status.Code(err); got != want {
-		t.Errorf("%s: code = %v, want %v (err %v)", what, got, want, err)
+		t.Errorf("%s: code = %v, want %v (err %v)", call, got, want, err)
 	}
 }
 
@@ -290,10 +290,10 @@ func TestAdminPrincipalsAndGrants(t *testing.T) {
 
 func testAdminPrincipalsAndGrants(t *testing.T, client ecsauthzv1.PolicyAdminServiceClient) {
 	ctx := adminContext(t)
-	must := func(what string, err error) {
+	must := func(step string, err error) {
 		t.Helper()
 		if err != nil {
-			t.Fatalf("%s: %v", what, err)
+			t.Fatalf("%s: %v", step, err)
 		}
 	}
 

@@ -280,7 +280,10 @@ func (c *Checker) identify(ctx context.Context, in *HTTPCheck, out *Outcome, sta
 func (c *Checker) warnUnavailable(ctx context.Context, now time.Time) {
 	denied := c.unavailable.Add(1)
 	last := c.lastWarning.Load()
-	if now.UnixNano()-last < int64(unavailableWarningInterval) || !c.lastWarning.CompareAndSwap(last, now.UnixNano()) {
+	if now.UnixNano()-last < int64(unavailableWarningInterval) {
+		return
+	}
+	if !c.lastWarning.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
 	c.unavailable.Add(-denied)

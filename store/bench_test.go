@@ -358,32 +358,39 @@ func writeDirJSON(b *testing.B, dir string, data *evaluator.Data) {
 	if err := WriteDir(dir, data); err != nil {
 		b.Fatal(err)
 	}
+
 	var users []userDoc
 	for _, u := range data.Users {
 		users = append(users, userDoc(u))
 	}
+
 	var groups []groupDoc
 	for _, g := range data.Groups {
 		groups = append(groups, groupDoc(g))
 	}
+
 	var members []membershipDoc
 	for _, m := range data.Memberships {
 		members = append(members, membershipDoc{Group: m.GroupID, User: m.UserID})
 	}
+
 	var grants []grantDoc
 	for _, g := range data.Grants {
 		grants = append(grants, grantToDoc(g))
 	}
+
 	var servers []serverDoc
 	for _, s := range data.Servers {
 		servers = append(servers, serverDoc{ID: s.ID, ProjectID: s.ProjectID, EnterpriseProjectID: s.EnterpriseProjectID, Tags: s.Tags})
 	}
+
 	docs := map[string]map[string]any{
 		"users":   {"users": users},
 		"groups":  {"groups": groups, "memberships": members},
 		"grants":  {"grants": grants},
 		"servers": {"servers": servers},
 	}
+
 	for name, doc := range docs {
 		src, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {

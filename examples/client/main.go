@@ -1,4 +1,4 @@
-// Command client is a small example of the ecsauthz direct gRPC API. It asks
+// Command client is a small example of the ecsauthz direct gRPC API. It checks
 // whether a user may perform actions, resolves an HTTP request to its
 // catalog route, and lists the routes the user may call.
 //

@@ -217,7 +217,9 @@ func sortedFields(m map[string]string) record {
 }
 
 func quote(s string) string {
-	encoded, _ := json.Marshal(s) // encoding/json never fails on a string: it replaces invalid UTF-8.
+	// json.Marshal returns no error for a string: it replaces invalid UTF-8
+	// with U+FFFD.
+	encoded, _ := json.Marshal(s)
 	return string(encoded)
 }
 
